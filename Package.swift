@@ -1,0 +1,47 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Hot loops need F16C/AVX2/FMA; without them Float(Float16) is a software call.
+// The bit-exact quantizers never use FMA: Swift does not contract a*b+c on its own.
+let speed: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    .unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux])),
+]
+
+let package = Package(
+    name: "QuantKit",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "quant", targets: ["quant"]),
+        .library(name: "QuantKit", targets: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+    ],
+    targets: [
+        // Shared ground: ggml type table, mmap'd files, atomic output, thread pool, half floats.
+        .target(name: "QKCore", dependencies: [.product(name: "Atomics", package: "swift-atomics")], swiftSettings: speed),
+        // GGUF v2/v3 reading, writing and splitting.
+        .target(name: "GGUF", dependencies: ["QKCore"], swiftSettings: speed),
+        // safetensors files and sharded Hugging Face checkpoints.
+        .target(name: "SafeTensors", dependencies: ["QKCore"], swiftSettings: speed),
+        // Per-type block quantizers and dequantizers, bit-exact with ggml.
+        .target(name: "QuantFormats", dependencies: ["QKCore"], swiftSettings: speed),
+        // Whole-file quantization pipelines built on the formats.
+        .target(name: "Quantization", dependencies: ["QKCore", "GGUF", "SafeTensors", "QuantFormats",
+                                                     .product(name: "Logging", package: "swift-log")], swiftSettings: speed),
+        .executableTarget(name: "quant", dependencies: [
+            "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: speed),
+        .testTarget(name: "QKCoreTests", dependencies: ["QKCore"], swiftSettings: speed),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "QKCore"], swiftSettings: speed),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "QKCore"], swiftSettings: speed),
+        .testTarget(name: "QuantFormatsTests", dependencies: ["QuantFormats", "GGUF", "QKCore"], swiftSettings: speed),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "QuantFormats", "QKCore"], swiftSettings: speed),
+    ],
+    swiftLanguageModes: [.v6]
+)
