@@ -1,0 +1,85 @@
+import QKCore
+
+/// The row-level quantize/dequantize functions of one ggml type.
+///
+/// `quantize` converts one row of `n` floats (n a multiple of the block size) into
+/// `type.rowSize(n)` bytes, exactly as ggml's `ggml_quantize_chunk` would; `importance`
+/// holds one weight per column (an imatrix row) or is nil. `dequantize` is the inverse
+/// ggml uses when reading.
+public struct RowCodec: Sendable {
+    public typealias Quantize = @Sendable (_ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer, _ n: Int, _ importance: UnsafePointer<Float>?) -> Void
+    public typealias Dequantize = @Sendable (_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) -> Void
+
+    public let quantize: Quantize
+    public let dequantize: Dequantize
+    /// True when ggml refuses to quantize this type without importance weights.
+    public let requiresImportance: Bool
+
+    public init(quantize: @escaping Quantize, dequantize: @escaping Dequantize, requiresImportance: Bool = false) {
+        self.quantize = quantize
+        self.dequantize = dequantize
+        self.requiresImportance = requiresImportance
+    }
+}
+
+/// Quantization and dequantization of every supported ggml type, bit-exact with ggml.
+///
+/// Each type's plain reference implementation lives in `Reference/<Type>.swift` and is the
+/// specification; this table is the single place that maps types to them.
+public enum QuantCodec {
+    /// The codec of every type QuantKit can quantize to and dequantize from.
+    static let table: [GGMLType: RowCodec] = [
+        .f32: Plain.f32Codec,
+        .f16: Plain.f16Codec,
+        .bf16: Plain.bf16Codec,
+        .q8_0: Q8_0.codec,
+    ]
+
+    /// The codec for `type`, or nil when QuantKit cannot compute on it yet.
+    public static func codec(_ type: GGMLType) -> RowCodec? { table[type] }
+
+    /// Types QuantKit can quantize to.
+    public static var supportedTypes: [GGMLType] { GGMLType.allCases.filter { table[$0] != nil } }
+
+    /// Whether `type` can be quantized without importance weights.
+    public static func requiresImportance(_ type: GGMLType) -> Bool { table[type]?.requiresImportance ?? false }
+
+    /// Quantizes `rows` rows of `n` floats each from `src` into `dst` (rows × `type.rowSize(n)`
+    /// bytes), spreading rows over the shared thread pool.
+    public static func quantize(_ type: GGMLType, src: UnsafePointer<Float>, dst: UnsafeMutableRawPointer,
+                                rows: Int, n: Int, importance: UnsafePointer<Float>? = nil,
+                                pool: ThreadPool = .shared, threads: Int? = nil) throws {
+        guard let c = table[type] else { throw QuantKitError("quantizing to \(type.name) is not supported") }
+        guard n % type.blockSize == 0 else {
+            throw QuantKitError("row length \(n) is not a multiple of \(type.name)'s block size \(type.blockSize)")
+        }
+        if c.requiresImportance && importance == nil {
+            throw QuantKitError("\(type.name) needs an importance matrix (--imatrix)")
+        }
+        let rowBytes = type.rowSize(n)
+        let rowsPerChunk = max(1, (1 << 16) / max(n, 1))
+        let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
+        pool.parallelFor(chunks, threads: threads) { ch in
+            let r0 = ch * rowsPerChunk
+            for r in r0 ..< min(rows, r0 + rowsPerChunk) {
+                c.quantize(src + r * n, dst + r * rowBytes, n, importance)
+            }
+        }
+    }
+
+    /// Dequantizes `count` elements (a whole number of blocks) of `type` into floats.
+    public static func dequantize(_ type: GGMLType, src: UnsafeRawPointer, dst: UnsafeMutablePointer<Float>,
+                                  count: Int, pool: ThreadPool = .shared, threads: Int? = nil) throws {
+        guard let c = table[type] else { throw QuantKitError("dequantizing \(type.name) is not supported") }
+        guard count % type.blockSize == 0 else {
+            throw QuantKitError("\(count) elements is not a whole number of \(type.name) blocks")
+        }
+        let perChunk = max(type.blockSize, (1 << 16) / type.blockSize * type.blockSize)
+        let chunks = (count + perChunk - 1) / perChunk
+        pool.parallelFor(chunks, threads: threads) { ch in
+            let e0 = ch * perChunk
+            let m = min(count - e0, perChunk)
+            c.dequantize(src + e0 / type.blockSize * type.typeSize, dst + e0, m)
+        }
+    }
+}
