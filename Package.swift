@@ -13,7 +13,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "quant", targets: ["quant"]),
-        .library(name: "QuantKit", targets: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization"]),
+        .library(name: "QuantKit", targets: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,11 +29,13 @@ let package = Package(
         .target(name: "SafeTensors", dependencies: ["QKCore"], swiftSettings: speed),
         // Per-type block quantizers and dequantizers, bit-exact with ggml.
         .target(name: "QuantFormats", dependencies: ["QKCore"], swiftSettings: speed),
+        // Human and JSON summaries of model files (`quant inspect`).
+        .target(name: "Inspection", dependencies: ["QKCore", "GGUF", "SafeTensors"], swiftSettings: speed),
         // Whole-file quantization pipelines built on the formats.
         .target(name: "Quantization", dependencies: ["QKCore", "GGUF", "SafeTensors", "QuantFormats",
                                                      .product(name: "Logging", package: "swift-log")], swiftSettings: speed),
         .executableTarget(name: "quant", dependencies: [
-            "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization",
+            "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: speed),
