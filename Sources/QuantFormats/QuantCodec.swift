@@ -33,6 +33,20 @@ public enum QuantCodec {
         .f16: Plain.f16Codec,
         .bf16: Plain.bf16Codec,
         .q8_0: Q8_0.codec,
+        .q4_0: Q4_0.codec,
+        .q4_1: Q4_1.codec,
+        .q5_0: Q5_0.codec,
+        .q5_1: Q5_1.codec,
+        .q2_K: Q2_K.codec,
+        .q3_K: Q3_K.codec,
+        .q4_K: Q4_K.codec,
+        .q5_K: Q5_K.codec,
+        .q6_K: Q6_K.codec,
+        .iq4_nl: IQ4_NL.codec,
+        .iq4_xs: IQ4_XS.codec,
+        .tq1_0: TQ1_0.codec,
+        .tq2_0: TQ2_0.codec,
+        .mxfp4: MXFP4.codec,
     ]
 
     /// The codec for `type`, or nil when QuantKit cannot compute on it yet.
