@@ -33,6 +33,7 @@ public enum QuantCodec {
         .f16: Plain.f16Codec,
         .bf16: Plain.bf16Codec,
         .q8_0: Q8_0.codec,
+        .iq2_xxs: IQ2_XXS.codec,
     ]
 
     /// The codec for `type`, or nil when QuantKit cannot compute on it yet.
