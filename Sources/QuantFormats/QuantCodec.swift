@@ -34,6 +34,10 @@ public enum QuantCodec {
         .bf16: Plain.bf16Codec,
         .q8_0: Q8_0.codec,
         .iq2_xxs: IQ2_XXS.codec,
+        .iq2_xs: IQ2_XS.codec,
+        .iq2_s: IQ2_S.codec,
+        .iq3_xxs: IQ3_XXS.codec,
+        .iq3_s: IQ3_S.codec,
     ]
 
     /// The codec for `type`, or nil when QuantKit cannot compute on it yet.
