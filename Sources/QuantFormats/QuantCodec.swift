@@ -38,6 +38,8 @@ public enum QuantCodec {
         .iq2_s: IQ2_S.codec,
         .iq3_xxs: IQ3_XXS.codec,
         .iq3_s: IQ3_S.codec,
+        .iq1_s: IQ1_S.codec,
+        .iq1_m: IQ1_M.codec,
     ]
 
     /// The codec for `type`, or nil when QuantKit cannot compute on it yet.

@@ -172,6 +172,51 @@ final class IQGridIndex: @unchecked Sendable {
         for i in 0 ..< dims { L[i] = (pg[i] - 1) / 2 }
         return gridIndex
     }
+
+    /// ggml's `iq1_find_best_neighbour2` (8-wide grids): like `bestNeighbour`, but level `l`
+    /// stands for the value `xg[l]`. Writes the levels to `L`, returns the grid index.
+    ///
+    /// If no neighbour gives a finite distance ggml scans the whole grid, reading `xval[i]` with
+    /// the grid index `i` (an out-of-group read, harmless only because the branch needs
+    /// overflowing inputs); here reads past the `xvalReadable` values available are NaN.
+    @inline(__always)
+    func bestNeighbour1(_ u: Int, _ xval: UnsafePointer<Float>, _ xvalReadable: Int, _ weight: UnsafePointer<Float>,
+                        _ scale: Float, _ xg: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>) -> Int {
+        let nb = neighbourList(u)
+        let count = Int(nb[0])
+        precondition(count > 0)
+        var bestScore = Float.greatestFiniteMagnitude
+        var gridIndex = -1
+        for j in 1 ... count {
+            let pg = grid + Int(nb[j]) * 8
+            var d2: Float = 0
+            for i in 0 ..< 8 {
+                let q = xg[Int((pg[i] - 1) / 2)]
+                let w = weight[i]
+                let diff = scale * q - xval[i]
+                d2 += w * diff * diff
+            }
+            if d2 < bestScore { bestScore = d2; gridIndex = Int(nb[j]) }
+        }
+        if gridIndex < 0 {
+            for i in 0 ..< gridSize {
+                let gi = grid + i * 8
+                var d2: Float = 0
+                let xi = i < xvalReadable ? xval[i] : .nan
+                for j in 0 ..< 8 {
+                    let w = weight[j]
+                    let q = xg[Int((gi[j] - 1) / 2)]
+                    let diff = scale * q - xi
+                    d2 += w * diff * diff
+                }
+                if d2 < bestScore { bestScore = d2; gridIndex = i }
+            }
+        }
+        precondition(gridIndex >= 0, "IQ1: no grid point found")
+        let pg = grid + gridIndex * 8
+        for i in 0 ..< 8 { L[i] = (pg[i] - 1) / 2 }
+        return gridIndex
+    }
 }
 
 // MARK: - Helpers with ggml's exact semantics
@@ -279,12 +324,13 @@ func iqStableSortPairs(_ x: UnsafeMutablePointer<Float>, _ idx: UnsafeMutablePoi
 /// carved into typed arrays with `take`. No heap allocation per row or block.
 struct IQScratch {
     private var next: UnsafeMutableRawPointer
+    private let end: UnsafeMutableRawPointer
 
     /// Runs `body` with `bytes` bytes of scratch space.
     @inline(__always)
     static func with<R>(bytes: Int, _ body: (inout IQScratch) -> R) -> R {
         withUnsafeTemporaryAllocation(byteCount: bytes, alignment: 64) { raw in
-            var s = IQScratch(next: raw.baseAddress!)
+            var s = IQScratch(next: raw.baseAddress!, end: raw.baseAddress! + bytes)
             return body(&s)
         }
     }
@@ -294,6 +340,7 @@ struct IQScratch {
     mutating func take<T>(_ count: Int, _: T.Type) -> UnsafeMutablePointer<T> {
         let p = next.bindMemory(to: T.self, capacity: count)
         next += (count * MemoryLayout<T>.stride + 15) & ~15
+        precondition(next <= end, "IQScratch: scratch region too small")
         return p
     }
 }
