@@ -4,7 +4,8 @@ import PackageDescription
 // Hot loops need F16C/AVX2/FMA; without them Float(Float16) is a software call.
 // The bit-exact quantizers never use FMA: Swift does not contract a*b+c on its own.
 let speed: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    // Tests run on release builds (debug is far too slow for quantizers); some use @testable.
+    .unsafeFlags(["-enable-testing"], .when(configuration: .release)),
     .unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux])),
 ]
 

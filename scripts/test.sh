@@ -6,5 +6,5 @@ if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
   export PATH=/opt/swift/usr/bin:$PATH
 fi
 scripts/setup.sh
-swift build --build-tests
-swift test --skip-build
+swift build -c release --build-tests
+swift test -c release --skip-build

@@ -29,13 +29,13 @@ public struct ModelSummary: Sendable {
     /// Bits per weight over all tensors.
     public var bitsPerWeight: Double { parameterCount > 0 ? Double(tensorBytes * 8) / Double(parameterCount) : 0 }
 
-    /// Summarises a GGUF file (one shard or a whole model).
-    public init(gguf f: GGUFFile) {
-        format = "GGUF v\(f.version)"
-        path = f.path
+    /// Summarises a GGUF model (one file, or every shard of a split model).
+    public init(gguf f: GGUFModel) {
+        format = "GGUF v\(f.shards[0].version)" + (f.isSplit ? " (\(f.shards.count) shards)" : "")
+        path = f.paths[0]
         architecture = f.architecture
         name = f["general.name"]?.string
-        fileBytes = f.file.count
+        fileBytes = f.shards.reduce(0) { $0 + $1.fileSize }
         tensorCount = f.tensors.count
         parameterCount = f.tensors.reduce(0) { $0 + $1.elementCount }
         tensorBytes = f.tensors.reduce(0) { $0 + $1.byteCount }
@@ -48,7 +48,7 @@ public struct ModelSummary: Sendable {
             .sorted { $0.bytes > $1.bytes }
         let arch = f.architecture
         let prefix = (arch ?? "") + "."
-        hyperParameters = f.metadata.compactMap { kv in
+        hyperParameters = f.metadata.entries.compactMap { kv in
             guard arch != nil, kv.key.hasPrefix(prefix) else { return nil }
             return (String(kv.key.dropFirst(prefix.count)), Self.short(kv.value))
         }
@@ -63,9 +63,9 @@ public struct ModelSummary: Sendable {
     public static func short(_ v: GGUFValue) -> String {
         switch v {
         case .string(let s): return s.count > 80 ? "\"\(s.prefix(77))...\" (\(s.utf8.count) bytes)" : "\"\(s)\""
-        case .array(let t, let items):
-            let head = items.prefix(items.count > 8 ? 5 : 8).map(short).joined(separator: ", ")
-            return "[\(t.name.lowercased()) × \(items.count)] [\(head)\(items.count > 8 ? ", ..." : "")]"
+        case .array(let a):
+            let head = (0 ..< min(a.count, a.count > 8 ? 5 : 8)).map { short(a[$0]) }.joined(separator: ", ")
+            return "[\(a.elementType.name.lowercased()) × \(a.count)] [\(head)\(a.count > 8 ? ", ..." : "")]"
         case .bool(let b): return String(b)
         case .float32(let x): return "\(x)"
         case .float64(let x): return "\(x)"

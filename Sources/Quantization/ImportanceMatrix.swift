@@ -50,7 +50,7 @@ public struct ImportanceMatrix: Sendable {
     }
 
     private static func loadGGUF(_ g: GGUFFile) throws -> ([String: [Float]], [String], Int, Int) {
-        let datasets = g["imatrix.datasets"]?.array?.compactMap(\.string) ?? []
+        let datasets = g["imatrix.datasets"]?.array?.strings ?? []
         guard datasets.count > 0 || g["imatrix.datasets"] != nil,
               g["imatrix.chunk_count"] != nil, g["imatrix.chunk_size"] != nil else {
             throw QuantKitError("missing imatrix metadata (imatrix.datasets, imatrix.chunk_count, imatrix.chunk_size): not an importance matrix?", path: g.path)

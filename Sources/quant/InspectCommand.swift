@@ -18,11 +18,11 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try CLI.guarded {
-            let f = try GGUFFile(path: path)
+            let model = try GGUFModel(path: path)
             if json {
-                print(try f.jsonSummaryString())
+                print(model.jsonSummary().serialized(pretty: true))
             } else {
-                print(ModelSummary(gguf: f).render())
+                print(ModelSummary(gguf: model).render())
             }
         }
     }
