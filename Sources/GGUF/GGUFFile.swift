@@ -164,10 +164,10 @@ enum HeaderParser {
         // A kv takes at least 8+4+1 bytes, a tensor info 8+4+4+8: refuse counts the file cannot
         // possibly hold before reserving anything.
         guard kvCount <= UInt64(c.remaining / 13) else {
-            throw fail("metadata count \(kvCount) is larger than the file can hold (\(c.remaining) bytes left)")
+            throw fail("truncated or corrupt: metadata count \(kvCount) is larger than the file can hold (\(c.remaining) bytes left)")
         }
         guard tensorCount <= UInt64(c.remaining / 24) else {
-            throw fail("tensor count \(tensorCount) is larger than the file can hold (\(c.remaining) bytes left)")
+            throw fail("truncated or corrupt: tensor count \(tensorCount) is larger than the file can hold (\(c.remaining) bytes left)")
         }
 
         var md = GGUFMetadata()
