@@ -28,14 +28,14 @@ from gguf.constants import GGMLQuantizationType
 
 
 class FastReader(GGUFReader):
-    """gguf-py's GGUFReader, with its per-element parsing of big metadata arrays done in bulk.
+    """gguf-py's GGUFReader, with the contents of big metadata arrays read in bulk.
 
-    Stock GGUFReader slices its memmap once per array element, which takes ~30 s of CPU for
-    a 262,144-token vocabulary. This builds the very same parts (one single-element array per
-    scalar element, a length part and a bytes part per string) from a plain ndarray view, so
-    every field, its parts, types and values are what stock gguf-py produces; all other
-    parsing (header, keys, types, tensor infos, alignment, data offsets) is gguf-py's own.
-    GGUF_DUMP_STOCK=1 uses the stock reader.
+    Stock GGUFReader makes one numpy slice per array element, which costs ~30 s of CPU for a
+    262,144-token vocabulary. Here gguf-py still walks the whole file (header, every key, its
+    type, where each value and array starts and ends, tensor infos, alignment, data offsets);
+    only the elements of arrays of scalars and of strings are read by this override, as one
+    ("bulk", ndarray) or ("strings", [str]) part. GGUF_DUMP_STOCK=1 uses the stock reader,
+    whose output is identical (checked on the three test models).
     """
 
     def _get_field_parts(self, orig_offs, raw_type):
@@ -48,29 +48,25 @@ class FastReader(GGUFReader):
         alen = d[orig_offs + 4:orig_offs + 12].view(np.uint64)
         n = int(alen[0])
         offs = orig_offs + 12
-        parts = [raw_itype, alen]
+        types = [gtype, itype] if n else [gtype]
         nptype = self.gguf_scalar_to_np.get(itype)
         if nptype is not None:
             size = np.dtype(nptype).itemsize * n
             if offs + size > len(d):
                 raise ValueError("array runs past the end of the file")
-            allv = d[offs:offs + size].view(nptype)
-            parts += [allv[k:k + 1] for k in range(n)]
-            types = [gtype, itype] if n else [gtype]
-            return 12 + size, parts, list(range(2, 2 + n)), types
+            return 12 + size, [raw_itype, alen, ("bulk", d[offs:offs + size].view(nptype))], [2], types
         if itype != GGUFValueType.STRING:
             return super()._get_field_parts(orig_offs, raw_type)
         mv = memoryview(d)
-        idxs = []
+        end = len(d)
+        items = []
         for _ in range(n):
             ln = int.from_bytes(mv[offs:offs + 8], "little")
-            if offs + 8 + ln > len(d):
+            if offs + 8 + ln > end:
                 raise ValueError("string runs past the end of the file")
-            parts.append(d[offs:offs + 8].view(np.uint64))
-            parts.append(d[offs + 8:offs + 8 + ln])
-            idxs.append(len(parts) - 1)
+            items.append(str(mv[offs + 8:offs + 8 + ln], "utf-8"))
             offs += 8 + ln
-        return offs - orig_offs, parts, idxs, ([gtype, itype] if n else [gtype])
+        return offs - orig_offs, [raw_itype, alen, ("strings", items)], [2], types
 
 
 def reader(path):
@@ -100,18 +96,25 @@ def build(parts, i, gtype):
         itype = GGUFValueType(int(parts[i][0]))
         n = int(parts[i + 1][0])
         i += 2
-        if itype == GGUFValueType.STRING:
+        if i < len(parts) and isinstance(parts[i], tuple):  # FastReader's bulk parts
+            kind, data = parts[i]
+            if kind == "strings":
+                return (itype, data), i + 1
+            vals, i = data, i + 1
+        elif itype == GGUFValueType.STRING:
             items = [bytes(parts[j]).decode("utf-8") for j in range(i + 1, i + 2 * n, 2)]
             return (itype, items), i + 2 * n
-        if itype != GGUFValueType.ARRAY:
-            # gguf-py stores each element of a scalar array as its own part
+        elif itype != GGUFValueType.ARRAY:
+            # stock gguf-py stores each element of a scalar array as its own part
             vals = np.concatenate(parts[i:i + n]) if n else np.zeros(0)
+            i += n
+        if itype != GGUFValueType.ARRAY:
             if itype in (GGUFValueType.FLOAT32, GGUFValueType.FLOAT64):
                 wide = vals.astype(np.float64)
                 items = wide.tolist() if np.isfinite(wide).all() else [number(v, itype) for v in wide]
             else:
                 items = vals.tolist()
-            return (itype, items), i + n
+            return (itype, items), i
         items = []
         for _ in range(n):
             v, i = build(parts, i, itype)

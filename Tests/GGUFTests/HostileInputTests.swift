@@ -128,7 +128,7 @@ import Testing
                 #expect(d.isEmpty || (d.baseAddress! >= f.bytes.baseAddress! && d.baseAddress! + d.count <= f.bytes.baseAddress! + f.bytes.count))
             }
             let header = GGUFWriter.encodeHeader(metadata: f.metadata, tensors: f.tensors, version: f.version)
-            #expect(header.elementsEqual(bytes[0 ..< f.headerSize]), "\(name): accepted header does not re-encode identically")
+            #expect(header.count == f.headerSize && memcmp(header, bytes, f.headerSize) == 0, "\(name): accepted header does not re-encode identically")
             _ = f.jsonSummary()
             return nil
         } catch let e as QuantKitError {
@@ -247,6 +247,30 @@ import Testing
             #expect(e?.path == "/models/damaged.gguf")
             #expect(e?.description.hasPrefix("/models/damaged.gguf: ") == true)
             #expect(e?.message.contains(expected) == true, "got “\(e?.message ?? "")”, expected “\(expected)”")
+        }
+    }
+
+    /// Every type id ggml defines today (ggml.h: 0-3, 6-30, 34, 35, 39-42) is read with its
+    /// block layout; removed and unassigned ids (4, 5, 31-33, 36-38, 43+) are refused by name.
+    @Test func everyGGMLTypeIdIsKnownOrRefused() {
+        let ggml = Set<UInt32>([0, 1, 2, 3] + Array(6 ... 30) + [34, 35, 39, 40, 41, 42])
+        #expect(Set(GGMLType.allCases.map(\.rawValue)) == ggml)
+        for id in UInt32(0) ..< 64 {
+            let type = GGMLType(rawValue: id)
+            let row = (type?.blockSize ?? 1) * 2
+            var e = HeaderBytes()
+            e.u32(GGUFFile.magic); e.u32(3); e.u64(1); e.u64(0)
+            e.str("t"); e.u32(2); e.u64(UInt64(row)); e.u64(3); e.u32(id); e.u64(0)
+            e.bytes += [UInt8](repeating: 0, count: (32 - e.bytes.count % 32) % 32)
+            e.bytes += [UInt8](repeating: 0, count: 6 * 292)
+            let err = Self.parse(e.bytes, name: "t.gguf")
+            if let type {
+                #expect(err == nil, "\(type.name): \(err?.message ?? "")")
+                let f = try? GGUFFile(bytes: e.bytes, name: "t.gguf")
+                #expect(f?.tensors.first?.byteCount == 6 * type.typeSize)
+            } else {
+                #expect(err?.message.contains("unknown ggml type id \(id)") == true, "\(id): \(err?.message ?? "accepted")")
+            }
         }
     }
 

@@ -179,16 +179,17 @@ enum Agreement {
             }
             // Fast paths for the big arrays (scores, token types).
             if case .float32(let fs) = a {
-                for (k, (f, y)) in zip(fs, items).enumerated() {
+                for k in 0 ..< fs.count {
+                    let f = fs[k], y = items[k]
                     if f.isFinite, let n = y as? NSNumber, Float(n.doubleValue).bitPattern == f.bitPattern { continue }
                     if let why = mismatch(.float32(f), y) { return "element \(k): \(why)" }
                 }
                 return nil
             }
             if case .int32(let xs) = a {
-                for (k, (x, y)) in zip(xs, items).enumerated() {
-                    if let n = y as? NSNumber, !isBool(n), String(cString: n.objCType) != "d", n.int64Value == Int64(x) { continue }
-                    return "element \(k): \(y) vs \(x)"
+                for k in 0 ..< xs.count {
+                    if let n = items[k] as? NSNumber, !isBool(n), n.objCType[0] != 100 /* "d" */, n.int64Value == Int64(xs[k]) { continue }
+                    return "element \(k): \(items[k]) vs \(xs[k])"
                 }
                 return nil
             }
@@ -209,7 +210,13 @@ enum Agreement {
         }
     }
 
-    static func isBool(_ n: NSNumber) -> Bool { String(describing: type(of: n)).contains("Boolean") }
+    /// JSONSerialization's class for true/false (NSNumber subclasses; 1 is not one of them).
+    static let boolClass: ObjectIdentifier = {
+        let parsed = try! JSONSerialization.jsonObject(with: Data("[true]".utf8)) as! [NSNumber]
+        return ObjectIdentifier(type(of: parsed[0]))
+    }()
+
+    static func isBool(_ n: NSNumber) -> Bool { ObjectIdentifier(type(of: n)) == boolClass }
 
     /// A float agrees when finite and equal (as judged by `same`), or both are the same
     /// non-finite string.
