@@ -8,10 +8,7 @@ import Testing
 @Suite struct RealModelTests {
     @Test(arguments: Fixtures.modelNames)
     func readsRealModel(_ name: String) throws {
-        let start = ContinuousClock.now
         let f = try Fixtures.open(name)
-        let elapsed = ContinuousClock.now - start
-        print("GGUF header of \(name): \(f.metadata.count) keys, \(f.tensors.count) tensors, opened in \(elapsed) (debug build; shared with the other tests)")
         #expect(f.version == 3)
         #expect(f.isCanonicalLayout)
         #expect(!f.tensors.isEmpty)
@@ -103,7 +100,7 @@ import Testing
             }
         }
         // gguf-py agreement on the files with many tensor types and little metadata.
-        for path in files where path.contains("/expected/") && (path.hasSuffix("Q4_K.gguf") || path.hasSuffix("IQ2_XXS.gguf") || path.hasSuffix("MXFP4.gguf")) {
+        for path in files where path.hasSuffix("expected/IQ2_XXS.gguf") || path.hasSuffix("inputs.imatrix.gguf") {
             let f = try GGUFFile(path: path)
             let problems = Agreement.compare(f, try Fixtures.gguf_py("dump", path), label: path)
             #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")

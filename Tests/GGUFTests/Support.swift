@@ -26,13 +26,13 @@ enum Fixtures {
     static func model(_ name: String) throws -> String {
         let p = "\(modelsDir)/\(name)"
         guard FileManager.default.fileExists(atPath: p) else {
-            Issue.record("real model \(p) is missing: run scripts/fetch-models.sh (CI installs the models), or set QUANTKIT_MODELS")
-            throw Missing()
+            throw Missing(description: "real model \(p) is missing: run scripts/fetch-models.sh (CI installs the models), or set QUANTKIT_MODELS")
         }
         return p
     }
 
-    struct Missing: Error {}
+    /// A missing input: fails the test with this message (never a silent skip).
+    struct Missing: Error, CustomStringConvertible { var description: String }
 
     nonisolated(unsafe) private static var opened: [String: GGUFFile] = [:]
     private static let openLock = NSLock()
@@ -85,8 +85,7 @@ enum Fixtures {
             p.waitUntilExit()
             guard p.terminationStatus == 0 else {
                 let msg = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-                Issue.record("gguf_dump.py \(mode) \(file) failed (needs python3 with `pip install gguf`): \(msg.suffix(2000))")
-                throw Missing()
+                throw Missing(description: "gguf_dump.py \(mode) \(file) failed (needs python3 with `pip install gguf`): \(msg.suffix(2000))")
             }
             return try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: outPath)))
         }
