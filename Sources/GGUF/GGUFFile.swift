@@ -149,25 +149,25 @@ enum HeaderParser {
         func fail(_ m: String) -> QuantKitError { QuantKitError(m, path: path) }
         var c = ByteCursor(all, path: path)
         guard all.count >= 4 else { throw fail("not a GGUF file: truncated, only \(all.count) bytes") }
-        let magic = try c.read(UInt32.self, "magic")
+        let magic = try c.u32("magic")
         guard magic == GGUFFile.magic else {
             let shown = (0 ..< 4).map { all[$0] }.map { (32 ..< 127).contains($0) ? String(UnicodeScalar($0)) : "." }.joined()
             throw fail("not a GGUF file: bad magic 0x\(String(magic, radix: 16)) (\"\(shown)\"), expected \"GGUF\"")
         }
-        let version = try c.read(UInt32.self, "version")
+        let version = try c.u32("version")
         guard version == 2 || version == 3 else {
             if version & 0xFFFF == 0 { throw fail("big-endian GGUF files are not supported (version field 0x\(String(version, radix: 16)))") }
             throw fail("unsupported GGUF version \(version) (versions 2 and 3 are supported)")
         }
-        let tensorCount = try c.read(UInt64.self, "tensor count")
-        let kvCount = try c.read(UInt64.self, "metadata count")
+        let tensorCount = try c.u64("tensor count")
+        let kvCount = try c.u64("metadata count")
         // A kv takes at least 8+4+1 bytes, a tensor info 8+4+4+8: refuse counts the file cannot
         // possibly hold before reserving anything.
         guard kvCount <= UInt64(c.remaining / 13) else {
-            throw fail("metadata count \(kvCount) is larger than the file can hold (\(c.remaining) bytes left)")
+            throw fail("truncated or corrupt: metadata count \(kvCount) is larger than the file can hold (\(c.remaining) bytes left)")
         }
         guard tensorCount <= UInt64(c.remaining / 24) else {
-            throw fail("tensor count \(tensorCount) is larger than the file can hold (\(c.remaining) bytes left)")
+            throw fail("truncated or corrupt: tensor count \(tensorCount) is larger than the file can hold (\(c.remaining) bytes left)")
         }
 
         var md = GGUFMetadata()
@@ -176,7 +176,7 @@ enum HeaderParser {
             let key = try c.readString("metadata key #\(i)")
             guard !key.isEmpty else { throw fail("metadata key #\(i) at offset \(keyOffset) is empty") }
             guard !md.contains(key: key) else { throw fail("duplicate metadata key '\(key)' (entry #\(i) at offset \(keyOffset))") }
-            let rawType = try c.read(UInt32.self, "type of metadata '\(key)'")
+            let rawType = try c.u32("type of metadata '\(key)'")
             guard let t = GGUFValueType(rawValue: rawType) else {
                 throw fail("metadata '\(key)': unknown value type \(rawType) at offset \(c.offset - 4)")
             }
@@ -199,27 +199,27 @@ enum HeaderParser {
             let infoOffset = c.offset
             let name = try c.readString("name of tensor #\(i)")
             guard names[name] == nil else { throw fail("duplicate tensor name '\(name)' (tensor #\(i) at offset \(infoOffset))") }
-            let nd = try c.read(UInt32.self, "dimension count of tensor '\(name)'")
+            let nd = try c.u32("dimension count of tensor '\(name)'")
             guard nd <= UInt32(GGUFTensorInfo.maxDimensions) else {
                 throw fail("tensor '\(name)': \(nd) dimensions (at most \(GGUFTensorInfo.maxDimensions) allowed)")
             }
             var shape: [Int] = []
             shape.reserveCapacity(Int(nd))
             for d in 0 ..< Int(nd) {
-                let v = try c.read(UInt64.self, "dimension \(d) of tensor '\(name)'")
+                let v = try c.u64("dimension \(d) of tensor '\(name)'")
                 guard v <= UInt64(Int64.max) else {
                     throw fail("tensor '\(name)': dimension \(d) = \(v) is too large (negative as ggml's int64)")
                 }
                 shape.append(Int(v))
             }
-            let rawType = try c.read(UInt32.self, "type of tensor '\(name)'")
+            let rawType = try c.u32("type of tensor '\(name)'")
             guard let type = GGMLType(rawValue: rawType) else {
                 throw fail("tensor '\(name)': unknown ggml type id \(rawType)")
             }
             if case .failure(let problem) = GGUFTensorInfo.checkedByteCount(type: type, shape: shape) {
                 throw fail("tensor '\(name)' (\(type.name) \(shape)): \(problem)")
             }
-            let off = try c.read(UInt64.self, "data offset of tensor '\(name)'")
+            let off = try c.u64("data offset of tensor '\(name)'")
             guard off <= UInt64(Int.max) else {
                 throw fail("tensor '\(name)': data offset \(off) lies outside the file")
             }
@@ -256,18 +256,18 @@ enum HeaderParser {
 
     static func readValue(_ c: inout ByteCursor, type: GGUFValueType, key: String, depth: Int = 0) throws -> GGUFValue {
         switch type {
-        case .uint8: return .uint8(try c.read(UInt8.self, "metadata '\(key)'"))
-        case .int8: return .int8(try c.read(Int8.self, "metadata '\(key)'"))
-        case .uint16: return .uint16(try c.read(UInt16.self, "metadata '\(key)'"))
-        case .int16: return .int16(try c.read(Int16.self, "metadata '\(key)'"))
-        case .uint32: return .uint32(try c.read(UInt32.self, "metadata '\(key)'"))
-        case .int32: return .int32(try c.read(Int32.self, "metadata '\(key)'"))
-        case .uint64: return .uint64(try c.read(UInt64.self, "metadata '\(key)'"))
-        case .int64: return .int64(try c.read(Int64.self, "metadata '\(key)'"))
-        case .float32: return .float32(Float(bitPattern: try c.read(UInt32.self, "metadata '\(key)'")))
-        case .float64: return .float64(Double(bitPattern: try c.read(UInt64.self, "metadata '\(key)'")))
+        case .uint8: return .uint8(try c.u8("metadata '\(key)'"))
+        case .int8: return .int8(Int8(bitPattern: try c.u8("metadata '\(key)'")))
+        case .uint16: return .uint16(try c.u16("metadata '\(key)'"))
+        case .int16: return .int16(Int16(bitPattern: try c.u16("metadata '\(key)'")))
+        case .uint32: return .uint32(try c.u32("metadata '\(key)'"))
+        case .int32: return .int32(Int32(bitPattern: try c.u32("metadata '\(key)'")))
+        case .uint64: return .uint64(try c.u64("metadata '\(key)'"))
+        case .int64: return .int64(Int64(bitPattern: try c.u64("metadata '\(key)'")))
+        case .float32: return .float32(Float(bitPattern: try c.u32("metadata '\(key)'")))
+        case .float64: return .float64(Double(bitPattern: try c.u64("metadata '\(key)'")))
         case .bool:
-            let b = try c.read(UInt8.self, "metadata '\(key)'")
+            let b = try c.u8("metadata '\(key)'")
             guard b <= 1 else { throw c.fail("metadata '\(key)': bool byte \(b) at offset \(c.offset - 1) is neither 0 nor 1") }
             return .bool(b == 1)
         case .string: return .string(try c.readString("metadata '\(key)'"))
@@ -279,11 +279,11 @@ enum HeaderParser {
         guard depth <= GGUFFile.maxNesting else {
             throw c.fail("metadata '\(key)': arrays nested more than \(GGUFFile.maxNesting) deep at offset \(c.offset)")
         }
-        let rawType = try c.read(UInt32.self, "element type of metadata '\(key)'")
+        let rawType = try c.u32("element type of metadata '\(key)'")
         guard let et = GGUFValueType(rawValue: rawType) else {
             throw c.fail("metadata '\(key)': unknown array element type \(rawType) at offset \(c.offset - 4)")
         }
-        let n64 = try c.read(UInt64.self, "element count of metadata '\(key)'")
+        let n64 = try c.u64("element count of metadata '\(key)'")
         // The smallest possible encoding of one element bounds what the file can hold.
         guard n64 <= UInt64(c.remaining / et.minimumEncodedSize) else {
             throw c.fail("truncated: metadata '\(key)' claims an array of \(n64) \(et.name) elements, more than the \(c.remaining) bytes left can hold")

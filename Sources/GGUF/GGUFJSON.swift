@@ -64,7 +64,10 @@ public enum JSONValue: Sendable {
     private static func writeString(_ s: String, to out: inout String) {
         out += "\""
         var plain = true
-        for u in s.utf8 where u < 0x20 || u == 0x22 || u == 0x5C { plain = false; break }
+        // Escaped besides what JSON requires: U+FEFF (Foundation's JSONSerialization drops a
+        // raw one at the start of a string; 8 tokens of Gemma's vocabulary begin with one) and
+        // U+2028/U+2029 (not valid raw in JavaScript strings). Their UTF-8 forms start 0xE2/0xEF.
+        for u in s.utf8 where u < 0x20 || u == 0x22 || u == 0x5C || u == 0xE2 || u == 0xEF { plain = false; break }
         if plain { out += s } else {
             for ch in s.unicodeScalars {
                 switch ch {
@@ -73,7 +76,7 @@ public enum JSONValue: Sendable {
                 case "\n": out += "\\n"
                 case "\r": out += "\\r"
                 case "\t": out += "\\t"
-                case _ where ch.value < 0x20:
+                case _ where ch.value < 0x20 || ch.value == 0xFEFF || ch.value == 0x2028 || ch.value == 0x2029:
                     let hex = String(ch.value, radix: 16)
                     out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 default: out.unicodeScalars.append(ch)

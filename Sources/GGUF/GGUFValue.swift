@@ -24,7 +24,23 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable {
     public var minimumEncodedSize: Int { fixedSize ?? (self == .string ? 8 : 12) }
 
     /// The name gguf-py and llama.cpp use (e.g. "UINT32", "FLOAT32", "STRING").
-    public var name: String { String(describing: self).uppercased() }
+    public var name: String {
+        switch self {
+        case .uint8: "UINT8"
+        case .int8: "INT8"
+        case .uint16: "UINT16"
+        case .int16: "INT16"
+        case .uint32: "UINT32"
+        case .int32: "INT32"
+        case .float32: "FLOAT32"
+        case .bool: "BOOL"
+        case .string: "STRING"
+        case .array: "ARRAY"
+        case .uint64: "UINT64"
+        case .int64: "INT64"
+        case .float64: "FLOAT64"
+        }
+    }
 }
 
 /// One GGUF metadata value, scalar or array.

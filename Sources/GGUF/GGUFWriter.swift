@@ -1,5 +1,11 @@
 import QKCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Writes a GGUF file as a stream: the header (metadata and tensor infos, with data offsets
 /// computed from the declared tensors) goes out first, then each tensor's bytes in order.
 ///
@@ -231,24 +237,30 @@ public final class GGUFWriter {
     /// Encodes magic, version, counts, metadata and tensor infos (without the padding that
     /// follows). The tensor offsets are taken as given.
     public static func encodeHeader(metadata: GGUFMetadata, tensors: [GGUFTensorInfo], version: UInt32 = 3) -> [UInt8] {
-        var e = HeaderEncoder()
-        e.put(GGUFFile.magic)
-        e.put(version)
-        e.put(UInt64(tensors.count))
-        e.put(UInt64(metadata.count))
-        for kv in metadata {
-            e.put(kv.key)
-            e.put(kv.value.type.rawValue)
-            e.put(kv.value)
+        var size = 24
+        for kv in metadata { size += 8 + kv.key.utf8.count + 4 + HeaderEncoder.size(of: kv.value) }
+        for t in tensors { size += 8 + t.name.utf8.count + 4 + 8 * t.shape.count + 4 + 8 }
+        return [UInt8](unsafeUninitializedCapacity: size) { buf, count in
+            var e = HeaderEncoder(base: UnsafeMutableRawPointer(buf.baseAddress!))
+            e.u32(GGUFFile.magic)
+            e.u32(version)
+            e.u64(UInt64(tensors.count))
+            e.u64(UInt64(metadata.count))
+            for kv in metadata {
+                e.string(kv.key)
+                e.u32(kv.value.type.rawValue)
+                e.value(kv.value)
+            }
+            for t in tensors {
+                e.string(t.name)
+                e.u32(UInt32(t.shape.count))
+                for d in t.shape { e.u64(UInt64(d)) }
+                e.u32(t.type.rawValue)
+                e.u64(UInt64(t.offset))
+            }
+            precondition(e.at == size, "GGUF header size mismatch")
+            count = size
         }
-        for t in tensors {
-            e.put(t.name)
-            e.put(UInt32(t.shape.count))
-            for d in t.shape { e.put(UInt64(d)) }
-            e.put(t.type.rawValue)
-            e.put(UInt64(t.offset))
-        }
-        return e.bytes
     }
 
     /// Rewrites `source` to `path` with the same version, metadata, tensors and padding: for
@@ -261,61 +273,87 @@ public final class GGUFWriter {
     }
 }
 
-/// Little-endian GGUF encoding into a growing byte array.
+/// Little-endian GGUF encoding into memory sized beforehand (`size(of:)`). Non-generic on
+/// the hot path (one string per vocabulary token), so it is quick in debug builds too.
 struct HeaderEncoder {
-    var bytes: [UInt8] = []
+    let base: UnsafeMutableRawPointer
+    var at = 0
 
-    mutating func put<T: FixedWidthInteger>(_ v: T) {
-        withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
+    /// Encoded size of a value (without its type id).
+    static func size(of v: GGUFValue) -> Int {
+        switch v {
+        case .string(let s): 8 + s.utf8.count
+        case .array(let a): size(of: a)
+        default: v.type.fixedSize!
+        }
     }
 
-    mutating func put(_ s: String) {
+    /// Encoded size of an array: element type, count, elements.
+    static func size(of a: GGUFArray) -> Int {
+        switch a {
+        case .string(let x): 12 + x.reduce(0) { $0 + 8 + $1.utf8.count }
+        case .array(let x): 12 + x.reduce(0) { $0 + size(of: $1) }
+        default: 12 + a.count * a.elementType.fixedSize!
+        }
+    }
+
+    private mutating func raw(_ p: UnsafeRawPointer, _ n: Int) {
+        if n > 0 { memcpy(base + at, p, n) }
+        at += n
+    }
+
+    mutating func u8(_ v: UInt8) { base.storeBytes(of: v, toByteOffset: at, as: UInt8.self); at += 1 }
+    mutating func u16(_ v: UInt16) { var x = v.littleEndian; raw(&x, 2) }
+    mutating func u32(_ v: UInt32) { var x = v.littleEndian; raw(&x, 4) }
+    mutating func u64(_ v: UInt64) { var x = v.littleEndian; raw(&x, 8) }
+
+    mutating func string(_ s: String) {
         var s = s
         s.withUTF8 { u in
-            put(UInt64(u.count))
-            bytes.append(contentsOf: u)
+            u64(UInt64(u.count))
+            if let p = u.baseAddress { raw(p, u.count) }
         }
     }
 
-    mutating func putRaw<T>(_ a: [T]) {
-        a.withUnsafeBytes { bytes.append(contentsOf: $0) }
+    mutating func elements<T>(_ a: [T]) {
+        a.withUnsafeBytes { if let p = $0.baseAddress { raw(p, $0.count) } }
     }
 
-    mutating func put(_ v: GGUFValue) {
+    mutating func value(_ v: GGUFValue) {
         switch v {
-        case .uint8(let x): put(x)
-        case .int8(let x): put(x)
-        case .uint16(let x): put(x)
-        case .int16(let x): put(x)
-        case .uint32(let x): put(x)
-        case .int32(let x): put(x)
-        case .uint64(let x): put(x)
-        case .int64(let x): put(x)
-        case .float32(let x): put(x.bitPattern)
-        case .float64(let x): put(x.bitPattern)
-        case .bool(let x): put(UInt8(x ? 1 : 0))
-        case .string(let s): put(s)
-        case .array(let a): put(a)
+        case .uint8(let x): u8(x)
+        case .int8(let x): u8(UInt8(bitPattern: x))
+        case .uint16(let x): u16(x)
+        case .int16(let x): u16(UInt16(bitPattern: x))
+        case .uint32(let x): u32(x)
+        case .int32(let x): u32(UInt32(bitPattern: x))
+        case .uint64(let x): u64(x)
+        case .int64(let x): u64(UInt64(bitPattern: x))
+        case .float32(let x): u32(x.bitPattern)
+        case .float64(let x): u64(x.bitPattern)
+        case .bool(let x): u8(x ? 1 : 0)
+        case .string(let s): string(s)
+        case .array(let a): array(a)
         }
     }
 
-    mutating func put(_ a: GGUFArray) {
-        put(a.elementType.rawValue)
-        put(UInt64(a.count))
+    mutating func array(_ a: GGUFArray) {
+        u32(a.elementType.rawValue)
+        u64(UInt64(a.count))
         switch a {
-        case .uint8(let x): putRaw(x)
-        case .int8(let x): putRaw(x)
-        case .uint16(let x): putRaw(x)
-        case .int16(let x): putRaw(x)
-        case .uint32(let x): putRaw(x)
-        case .int32(let x): putRaw(x)
-        case .uint64(let x): putRaw(x)
-        case .int64(let x): putRaw(x)
-        case .float32(let x): putRaw(x)
-        case .float64(let x): putRaw(x)
-        case .bool(let x): putRaw(x)
-        case .string(let x): for s in x { put(s) }
-        case .array(let x): for inner in x { put(inner) }
+        case .uint8(let x): elements(x)
+        case .int8(let x): elements(x)
+        case .uint16(let x): elements(x)
+        case .int16(let x): elements(x)
+        case .uint32(let x): elements(x)
+        case .int32(let x): elements(x)
+        case .uint64(let x): elements(x)
+        case .int64(let x): elements(x)
+        case .float32(let x): elements(x)
+        case .float64(let x): elements(x)
+        case .bool(let x): elements(x)
+        case .string(let x): for s in x { string(s) }
+        case .array(let x): for inner in x { array(inner) }
         }
     }
 }
