@@ -49,7 +49,7 @@ final class IQGridIndex: @unchecked Sendable {
             var index = 0
             for k in 0 ..< dims {
                 guard let l = levels.firstIndex(of: codebook[j * dims + k]) else {
-                    preconditionFailure("codebook byte \(codebook[j * dims + k]) is not a level")
+                    fatalError("codebook byte \(codebook[j * dims + k]) is not a level")
                 }
                 grid[j * dims + k] = Int8(2 * l + 1)
                 gridF[j * dims + k] = Float(2 * l + 1)
@@ -178,7 +178,7 @@ final class IQGridIndex: @unchecked Sendable {
             if d2 < bestD2 { bestD2 = d2; gridIndex = Int(nb[j]) }
             j &+= 1
         }
-        precondition(gridIndex >= 0)
+        if gridIndex < 0 { fatalError("i-quant: no grid neighbour found (non-finite input?)") }  // GGML_ASSERT
         let pg = grid + gridIndex * dims
         for i in 0 ..< dims { L[i] = (pg[i] - 1) / 2 }
         return gridIndex
@@ -223,7 +223,7 @@ final class IQGridIndex: @unchecked Sendable {
                 if d2 < bestScore { bestScore = d2; gridIndex = i }
             }
         }
-        precondition(gridIndex >= 0, "IQ1: no grid point found")
+        if gridIndex < 0 { fatalError("IQ1: no grid point found (non-finite input?)") }  // GGML_ASSERT
         let pg = grid + gridIndex * 8
         for i in 0 ..< 8 { L[i] = (pg[i] - 1) / 2 }
         return gridIndex
