@@ -11,6 +11,10 @@
 ///   a count `n` followed by `n` grid indices — every grid point whose squared distance to `u`
 ///   is among the `nwant` smallest distinct distances, in increasing (distance, index) order.
 ///
+/// ggml keeps the quantizer's grids as separate level tables (`kgrid_2bit_256`, …, `kgrid_512` in
+/// ggml-quants.c); they are exactly the level indices of the dequantization codebooks in
+/// ggml-common.h, entry for entry, so they are derived from `IQGrids` here.
+///
 /// The layout (lists in increasing `u`, each a count then the indices) is ggml's, so the lists
 /// and the order candidates are tried in are identical. Built once per codebook, lazily and
 /// thread-safely (Swift `static let`), and immutable afterwards.
