@@ -51,14 +51,17 @@ enum IQ4_NL {
                 count &+= one.replacing(with: 0, where: below)
                 lo.replace(with: vk, where: .!below)
             }
-            for k in stride(from: 15, through: 0, by: -1) {
-                let vk = SIMD8<Float>(repeating: val[k])
+            for kk in 0 ..< 16 {
+                let vk = SIMD8<Float>(repeating: val[15 - kk])
                 hi.replace(with: vk, where: al .< vk)
             }
-            var idx = count &- one.replacing(with: 0, where: .!((al - lo) .< (hi - al)))
-            idx.replace(with: 0, where: count .== 0)
-            idx.replace(with: 15, where: count .== 16)
-            for l in 0 ..< 8 { out[8 * g + l] = UInt8(truncatingIfNeeded: idx[l]) }
+            // count − 1 where the lower neighbour is nearer. Below the table that gives −1 and
+            // at or above its top (or NaN) 16: clamping gives the scalar early exits' 0 and 15.
+            let idx = count &- one.replacing(with: 0, where: .!((al - lo) .< (hi - al)))
+            for l in 0 ..< 8 {
+                let i = idx[l]
+                out[8 * g + l] = UInt8(truncatingIfNeeded: i < 0 ? 0 : i > 15 ? 15 : i)
+            }
         }
     }
 
