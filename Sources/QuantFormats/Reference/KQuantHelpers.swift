@@ -22,6 +22,15 @@ enum KQuantHelpers {
     @inline(__always) static func cMax(_ a: Int, _ b: Int) -> Int { a > b ? a : b }
     /// C's `MIN(a, b)` macro: `a < b ? a : b`.
     @inline(__always) static func cMin(_ a: Int, _ b: Int) -> Int { a < b ? a : b }
+    /// `MAX(lo, MIN(hi, l))` for lo ≤ hi, without branches (the hot loops' clamps are
+    /// unpredictable; integer arithmetic gives exactly the same value).
+    @inline(__always) static func clamp(_ l: Int, _ lo: Int, _ hi: Int) -> Int {
+        let a = l - hi
+        let m = hi + (a & (a >> 63))  // min(l, hi)
+        let b = m - lo
+        return lo + (b & ~(b >> 63))  // max(m, lo)
+    }
+
     /// C's `MAX(a, b)` on floats.
     @inline(__always) static func cMax(_ a: Float, _ b: Float) -> Float { a > b ? a : b }
 
@@ -77,7 +86,7 @@ enum KQuantHelpers {
         var suml2: Float = 0
         for i in 0 ..< n {
             var l = nearestInt(iscale * x[i])
-            l = cMax(-nmax, cMin(nmax - 1, l))
+            l = clamp(l, -nmax, nmax - 1)
             L[i] = Int8(truncatingIfNeeded: l + nmax)
             let w = qw.map { $0[i] } ?? x[i] * x[i]
             let lf = Float(l)
@@ -92,7 +101,7 @@ enum KQuantHelpers {
             suml2 = 0
             for i in 0 ..< n {
                 var l = nearestInt(iscale * x[i])
-                l = cMax(-nmax, cMin(nmax - 1, l))
+                l = clamp(l, -nmax, nmax - 1)
                 let w = qw.map { $0[i] } ?? x[i] * x[i]
                 let lf = Float(l)
                 sumlx += w * x[i] * lf
@@ -101,7 +110,7 @@ enum KQuantHelpers {
             if suml2 > 0 && sumlx * sumlx > best * suml2 {
                 for i in 0 ..< n {
                     let l = nearestInt(iscale * x[i])
-                    L[i] = Int8(truncatingIfNeeded: nmax + cMax(-nmax, cMin(nmax - 1, l)))
+                    L[i] = Int8(truncatingIfNeeded: nmax + clamp(l, -nmax, nmax - 1))
                 }
                 scale = sumlx / suml2
                 best = scale * sumlx
@@ -131,7 +140,7 @@ enum KQuantHelpers {
             var suml2: Float = 0
             for i in 0 ..< n {
                 var l = nearestInt(iscale * x[i])
-                l = cMax(-nmax, cMin(nmax - 1, l))
+                l = clamp(l, -nmax, nmax - 1)
                 L[i] = Int8(truncatingIfNeeded: l)
                 let w = x[i] * x[i]
                 let lf = Float(l)
@@ -147,7 +156,7 @@ enum KQuantHelpers {
                     if slx > 0 {
                         var sl2 = suml2 - w * li * li
                         var newL = nearestInt(x[i] * sl2 / slx)
-                        newL = cMax(-nmax, cMin(nmax - 1, newL))
+                        newL = clamp(newL, -nmax, nmax - 1)
                         if newL != Int(L[i]) {
                             let nf = Float(newL)
                             slx += w * x[i] * nf
@@ -168,7 +177,7 @@ enum KQuantHelpers {
         }
         for i in 0 ..< n {
             var l = nearestInt(iscale * x[i])
-            l = cMax(-nmax, cMin(nmax - 1, l))
+            l = clamp(l, -nmax, nmax - 1)
             L[i] = Int8(truncatingIfNeeded: l + nmax)
         }
         return 1 / iscale
@@ -203,7 +212,7 @@ enum KQuantHelpers {
         var bestError: Float = 0
         for i in 0 ..< n {
             let l = nearestInt(iscale * (x[i] - min))
-            L[i] = UInt8(truncatingIfNeeded: cMax(0, cMin(nmax, l)))
+            L[i] = UInt8(truncatingIfNeeded: clamp(l, 0, nmax))
             var diff = scale * Float(L[i]) + min - x[i]
             diff = useMad ? abs(diff) : diff * diff
             bestError += weights[i] * diff
@@ -219,7 +228,7 @@ enum KQuantHelpers {
             var sumXL: Float = 0
             for i in 0 ..< n {
                 var l = nearestInt(iscale * (x[i] - min))
-                l = cMax(0, cMin(nmax, l))
+                l = clamp(l, 0, nmax)
                 laux[i] = UInt8(truncatingIfNeeded: l)
                 let w = weights[i]
                 let lf = Float(l)
@@ -281,7 +290,7 @@ enum KQuantHelpers {
         var bestMad: Float = 0
         for i in 0 ..< n {
             let l = nearestInt(iscale * (x[i] - min))
-            L[i] = UInt8(truncatingIfNeeded: cMax(0, cMin(nmax, l)))
+            L[i] = UInt8(truncatingIfNeeded: clamp(l, 0, nmax))
             var diff = scale * Float(L[i]) + min - x[i]
             diff = diff * diff
             bestMad += weights[i] * diff
@@ -297,7 +306,7 @@ enum KQuantHelpers {
             var sumXL: Float = 0
             for i in 0 ..< n {
                 var l = nearestInt(iscale * (x[i] - min))
-                l = cMax(0, cMin(nmax, l))
+                l = clamp(l, 0, nmax)
                 laux[i] = UInt8(truncatingIfNeeded: l)
                 let w = weights[i]
                 let lf = Float(l)
