@@ -32,11 +32,22 @@ enum IQ4_NL {
         return x - val[mu - 1] < val[mu] - x ? mu - 1 : mu
     }
 
+    /// `bestIndex(val, s·x[j])` for j in 0..<32. Release builds use `bestIndicesSIMD`, which
+    /// gives the same indices; debug builds (where generic SIMD code is ~100× slower) use the
+    /// scalar search. `IQ4Tests` checks the two agree on every boundary case.
+    @inline(__always) static func bestIndices32(_ val: UnsafePointer<Float>, _ s: Float, _ x: UnsafePointer<Float>,
+                                                _ out: UnsafeMutablePointer<UInt8>) {
+        #if DEBUG
+        for j in 0 ..< 32 { out[j] = UInt8(truncatingIfNeeded: bestIndex(val, s * x[j])) }
+        #else
+        bestIndicesSIMD(val, s, x, out)
+        #endif
+    }
+
     /// `bestIndex(val, s·x[j])` for j in 0..<32, eight lanes at a time and branch-free, with the
     /// same result: the binary search ends at mu = c, the number of entries ≤ s·x (16 for NaN,
-    /// whose comparisons all fail), and picks c − 1 or c by the same float comparison;
-    /// c = 0 gives 0 and c = 16 gives 15, as the scalar early exits do.
-    @inline(__always) static func bestIndices32(_ val: UnsafePointer<Float>, _ s: Float, _ x: UnsafePointer<Float>,
+    /// whose comparisons all fail), and picks c − 1 or c by the same float comparison.
+    @inline(__always) static func bestIndicesSIMD(_ val: UnsafePointer<Float>, _ s: Float, _ x: UnsafePointer<Float>,
                                                 _ out: UnsafeMutablePointer<UInt8>) {
         let raw = UnsafeRawPointer(x)
         let one = SIMD8<Int32>(repeating: 1)

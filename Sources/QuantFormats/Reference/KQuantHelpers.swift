@@ -71,6 +71,17 @@ enum KQuantHelpers {
     /// Returns the scale. (ggml's other `rmse_type`s are unused by the types ported here.)
     static func makeQxQuants(_ n: Int, _ nmax: Int, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
                              _ qw: UnsafePointer<Float>?) -> Float {
+        if let qw { return makeQxQuants(n, nmax, x, L, weights: qw) }
+        // ggml computes w = x·x inline; computing it up front gives the same floats.
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { w in
+            for i in 0 ..< n { w[i] = x[i] * x[i] }
+            return makeQxQuants(n, nmax, x, L, weights: UnsafePointer(w.baseAddress!))
+        }
+    }
+
+    @inline(__always)
+    private static func makeQxQuants(_ n: Int, _ nmax: Int, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
+                                     weights qw: UnsafePointer<Float>) -> Float {
         var max: Float = 0
         var amax: Float = 0
         for i in 0 ..< n {
@@ -88,7 +99,7 @@ enum KQuantHelpers {
             var l = nearestInt(iscale * x[i])
             l = clamp(l, -nmax, nmax - 1)
             L[i] = Int8(truncatingIfNeeded: l + nmax)
-            let w = qw.map { $0[i] } ?? x[i] * x[i]
+            let w = qw[i]
             let lf = Float(l)
             sumlx += w * x[i] * lf
             suml2 += w * lf * lf
@@ -102,7 +113,7 @@ enum KQuantHelpers {
             for i in 0 ..< n {
                 var l = nearestInt(iscale * x[i])
                 l = clamp(l, -nmax, nmax - 1)
-                let w = qw.map { $0[i] } ?? x[i] * x[i]
+                let w = qw[i]
                 let lf = Float(l)
                 sumlx += w * x[i] * lf
                 suml2 += w * lf * lf
