@@ -47,6 +47,13 @@ public enum QuantCodec {
         .tq1_0: TQ1_0.codec,
         .tq2_0: TQ2_0.codec,
         .mxfp4: MXFP4.codec,
+        .iq2_xxs: IQ2_XXS.codec,
+        .iq2_xs: IQ2_XS.codec,
+        .iq2_s: IQ2_S.codec,
+        .iq3_xxs: IQ3_XXS.codec,
+        .iq3_s: IQ3_S.codec,
+        .iq1_s: IQ1_S.codec,
+        .iq1_m: IQ1_M.codec,
     ]
 
     /// The codec for `type`, or nil when QuantKit cannot compute on it yet.
