@@ -17,9 +17,9 @@ enum IQ4_XS {
     static let blockBytes = 136
 
     static func quantizeRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt8>, _ n: Int, _ qw: UnsafePointer<Float>?) {
-        IQ4_NL.kvalues.withUnsafeBufferPointer { kv in
+        IQ4_NL.kvaluesF.withUnsafeBufferPointer { kv in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 40) { fs in
-                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: qk) { bs in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: qk + 32) { bs in
                     let scales = fs.baseAddress!, weight = scales + 8, L = bs.baseAddress!
                     for ibl in 0 ..< n / qk {
                         let yb = y + ibl * blockBytes
@@ -32,7 +32,7 @@ enum IQ4_XS {
     }
 
     static func dequantizeRow(_ y: UnsafePointer<UInt8>, _ x: UnsafeMutablePointer<Float>, _ n: Int) {
-        IQ4_NL.kvalues.withUnsafeBufferPointer { kv in
+        IQ4_NL.kvaluesF.withUnsafeBufferPointer { kv in
             for i in 0 ..< n / qk {
                 let yb = y + i * blockBytes
                 let d = KQuantHelpers.loadF16(yb)
@@ -43,8 +43,8 @@ enum IQ4_XS {
                     let ls = ((Int(yb[4 + ib / 2]) >> (4 * (ib % 2))) & 0xf) | (((scalesH >> (2 * ib)) & 3) << 4)
                     let dl = d * Float(ls - 32)
                     for j in 0 ..< 16 {
-                        out[j] = dl * Float(kv[Int(qs[j] & 0xf)])
-                        out[j + 16] = dl * Float(kv[Int(qs[j] >> 4)])
+                        out[j] = dl * kv[Int(qs[j] & 0xf)]
+                        out[j + 16] = dl * kv[Int(qs[j] >> 4)]
                     }
                     out += 32
                     qs += 16

@@ -22,6 +22,15 @@ enum KQuantHelpers {
     @inline(__always) static func cMax(_ a: Int, _ b: Int) -> Int { a > b ? a : b }
     /// C's `MIN(a, b)` macro: `a < b ? a : b`.
     @inline(__always) static func cMin(_ a: Int, _ b: Int) -> Int { a < b ? a : b }
+    /// `MAX(lo, MIN(hi, l))` for lo ≤ hi, without branches (the hot loops' clamps are
+    /// unpredictable; integer arithmetic gives exactly the same value).
+    @inline(__always) static func clamp(_ l: Int, _ lo: Int, _ hi: Int) -> Int {
+        let a = l - hi
+        let m = hi + (a & (a >> 63))  // min(l, hi)
+        let b = m - lo
+        return lo + (b & ~(b >> 63))  // max(m, lo)
+    }
+
     /// C's `MAX(a, b)` on floats.
     @inline(__always) static func cMax(_ a: Float, _ b: Float) -> Float { a > b ? a : b }
 
@@ -62,6 +71,17 @@ enum KQuantHelpers {
     /// Returns the scale. (ggml's other `rmse_type`s are unused by the types ported here.)
     static func makeQxQuants(_ n: Int, _ nmax: Int, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
                              _ qw: UnsafePointer<Float>?) -> Float {
+        if let qw { return makeQxQuants(n, nmax, x, L, weights: qw) }
+        // ggml computes w = x·x inline; computing it up front gives the same floats.
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { w in
+            for i in 0 ..< n { w[i] = x[i] * x[i] }
+            return makeQxQuants(n, nmax, x, L, weights: UnsafePointer(w.baseAddress!))
+        }
+    }
+
+    @inline(__always)
+    private static func makeQxQuants(_ n: Int, _ nmax: Int, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
+                                     weights qw: UnsafePointer<Float>) -> Float {
         var max: Float = 0
         var amax: Float = 0
         for i in 0 ..< n {
@@ -77,9 +97,9 @@ enum KQuantHelpers {
         var suml2: Float = 0
         for i in 0 ..< n {
             var l = nearestInt(iscale * x[i])
-            l = cMax(-nmax, cMin(nmax - 1, l))
+            l = clamp(l, -nmax, nmax - 1)
             L[i] = Int8(truncatingIfNeeded: l + nmax)
-            let w = qw.map { $0[i] } ?? x[i] * x[i]
+            let w = qw[i]
             let lf = Float(l)
             sumlx += w * x[i] * lf
             suml2 += w * lf * lf
@@ -92,8 +112,8 @@ enum KQuantHelpers {
             suml2 = 0
             for i in 0 ..< n {
                 var l = nearestInt(iscale * x[i])
-                l = cMax(-nmax, cMin(nmax - 1, l))
-                let w = qw.map { $0[i] } ?? x[i] * x[i]
+                l = clamp(l, -nmax, nmax - 1)
+                let w = qw[i]
                 let lf = Float(l)
                 sumlx += w * x[i] * lf
                 suml2 += w * lf * lf
@@ -101,7 +121,7 @@ enum KQuantHelpers {
             if suml2 > 0 && sumlx * sumlx > best * suml2 {
                 for i in 0 ..< n {
                     let l = nearestInt(iscale * x[i])
-                    L[i] = Int8(truncatingIfNeeded: nmax + cMax(-nmax, cMin(nmax - 1, l)))
+                    L[i] = Int8(truncatingIfNeeded: nmax + clamp(l, -nmax, nmax - 1))
                 }
                 scale = sumlx / suml2
                 best = scale * sumlx
@@ -131,7 +151,7 @@ enum KQuantHelpers {
             var suml2: Float = 0
             for i in 0 ..< n {
                 var l = nearestInt(iscale * x[i])
-                l = cMax(-nmax, cMin(nmax - 1, l))
+                l = clamp(l, -nmax, nmax - 1)
                 L[i] = Int8(truncatingIfNeeded: l)
                 let w = x[i] * x[i]
                 let lf = Float(l)
@@ -147,7 +167,7 @@ enum KQuantHelpers {
                     if slx > 0 {
                         var sl2 = suml2 - w * li * li
                         var newL = nearestInt(x[i] * sl2 / slx)
-                        newL = cMax(-nmax, cMin(nmax - 1, newL))
+                        newL = clamp(newL, -nmax, nmax - 1)
                         if newL != Int(L[i]) {
                             let nf = Float(newL)
                             slx += w * x[i] * nf
@@ -168,7 +188,7 @@ enum KQuantHelpers {
         }
         for i in 0 ..< n {
             var l = nearestInt(iscale * x[i])
-            l = cMax(-nmax, cMin(nmax - 1, l))
+            l = clamp(l, -nmax, nmax - 1)
             L[i] = Int8(truncatingIfNeeded: l + nmax)
         }
         return 1 / iscale
@@ -203,7 +223,7 @@ enum KQuantHelpers {
         var bestError: Float = 0
         for i in 0 ..< n {
             let l = nearestInt(iscale * (x[i] - min))
-            L[i] = UInt8(truncatingIfNeeded: cMax(0, cMin(nmax, l)))
+            L[i] = UInt8(truncatingIfNeeded: clamp(l, 0, nmax))
             var diff = scale * Float(L[i]) + min - x[i]
             diff = useMad ? abs(diff) : diff * diff
             bestError += weights[i] * diff
@@ -219,7 +239,7 @@ enum KQuantHelpers {
             var sumXL: Float = 0
             for i in 0 ..< n {
                 var l = nearestInt(iscale * (x[i] - min))
-                l = cMax(0, cMin(nmax, l))
+                l = clamp(l, 0, nmax)
                 laux[i] = UInt8(truncatingIfNeeded: l)
                 let w = weights[i]
                 let lf = Float(l)
@@ -281,7 +301,7 @@ enum KQuantHelpers {
         var bestMad: Float = 0
         for i in 0 ..< n {
             let l = nearestInt(iscale * (x[i] - min))
-            L[i] = UInt8(truncatingIfNeeded: cMax(0, cMin(nmax, l)))
+            L[i] = UInt8(truncatingIfNeeded: clamp(l, 0, nmax))
             var diff = scale * Float(L[i]) + min - x[i]
             diff = diff * diff
             bestMad += weights[i] * diff
@@ -297,7 +317,7 @@ enum KQuantHelpers {
             var sumXL: Float = 0
             for i in 0 ..< n {
                 var l = nearestInt(iscale * (x[i] - min))
-                l = cMax(0, cMin(nmax, l))
+                l = clamp(l, 0, nmax)
                 laux[i] = UInt8(truncatingIfNeeded: l)
                 let w = weights[i]
                 let lf = Float(l)
