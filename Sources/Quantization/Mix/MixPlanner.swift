@@ -152,10 +152,7 @@ public enum MixPlanner {
         guard let defaultType = fileType.defaultType else {
             throw QuantKitError("invalid output file type \(fileType.rawValue) (\(fileType.name))")
         }
-        var order = Array(tensors.indices)
-        if !options.keepOrder {
-            order.sort { TensorOrder.precedes(tensors[$0].name, tensors[$1].name) }
-        }
+        let order = options.keepOrder ? Array(tensors.indices) : TensorOrder.sortedIndices(tensors.map(\.name))
         var patterns: [(Regex<AnyRegexOutput>, GGMLType)] = []
         for o in options.tensorTypes {
             do { patterns.append((try Regex(o.pattern), o.type)) } catch {

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The broad role of a tensor, as llama.cpp's quantizer sees it (`tensor_category`).
 ///
 /// Decided from the name alone, by the first matching rule of ``rules``: exact names for the
@@ -39,14 +47,16 @@ public enum TensorCategory: String, Sendable, CaseIterable {
 
     /// The category of the tensor called `name`.
     public init(tensorName name: String) {
-        for (m, c) in Self.rules {
-            switch m {
-            case .exact(let s) where name == s: self = c; return
-            case .contains(let s) where name.containsBytes(s): self = c; return
-            default: continue
+        self = name.withCString { h in
+            for (m, c) in Self.rules {
+                switch m {
+                case .exact(let s) where name == s: return c
+                case .contains(let s) where strstr(h, s) != nil: return c
+                default: continue
+                }
             }
+            return .other
         }
-        self = .other
     }
 
     /// attn_v, and the fused tensors that contain it (attn_qkv, attn_kv_b): the tensors that
@@ -126,11 +136,13 @@ public enum TensorQuantizability {
         if !name.hasSuffix("weight") && name.utf8.count != 5 { return "not a weight" }
         if !quantizeOutput && name == "output.weight" { return "--leave-output-tensor" }
         if excludedNames.contains(name) { return "position/token-type embedding" }
-        for (s, why) in excludedSubstrings where name.containsBytes(s) { return why }
-        if architecture == "glm5-next" {
-            for s in excludedSubstringsGLM5Next where name.containsBytes(s) { return "small glm5-next tensor" }
+        return name.withCString { h -> String? in
+            for (s, why) in excludedSubstrings where strstr(h, s) != nil { return why }
+            if architecture == "glm5-next" {
+                for s in excludedSubstringsGLM5Next where strstr(h, s) != nil { return "small glm5-next tensor" }
+            }
+            return nil
         }
-        return nil
     }
 
     /// True when llama-quantize would quantize this tensor (see ``exclusionReason``).
@@ -145,18 +157,25 @@ public enum TensorQuantizability {
 public enum TensorOrder {
     /// The block index as C's `sscanf(name, "blk.%d.", &i)` reads it (nil when it reads none).
     public static func layerIndex(_ name: String) -> Int? {
-        var u = Substring(name).utf8[...]
-        guard u.starts(with: "blk.".utf8) else { return nil }
-        u = u.dropFirst(4)
-        u = u.drop { $0 == 0x20 || ($0 >= 0x09 && $0 <= 0x0D) }
-        var sign = 1
-        if let f = u.first, f == UInt8(ascii: "-") || f == UInt8(ascii: "+") {
-            sign = f == UInt8(ascii: "-") ? -1 : 1
-            u = u.dropFirst()
+        var s = name
+        return s.withUTF8 { b -> Int? in
+            guard b.count > 4, b[0] == UInt8(ascii: "b"), b[1] == UInt8(ascii: "l"), b[2] == UInt8(ascii: "k"),
+                  b[3] == UInt8(ascii: ".") else { return nil }
+            var i = 4
+            while i < b.count && (b[i] == 0x20 || (b[i] >= 0x09 && b[i] <= 0x0D)) { i += 1 }
+            var negative = false
+            if i < b.count && (b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+")) {
+                negative = b[i] == UInt8(ascii: "-")
+                i += 1
+            }
+            var v = 0, digits = 0
+            while i < b.count && b[i] >= 0x30 && b[i] <= 0x39 && digits < 18 {
+                v = v * 10 + Int(b[i] - 0x30)
+                digits += 1
+                i += 1
+            }
+            return digits == 0 ? nil : negative ? -v : v
         }
-        let digits = u.prefix { $0 >= 0x30 && $0 <= 0x39 }
-        guard !digits.isEmpty, let v = Int(String(decoding: digits, as: UTF8.self)) else { return nil }
-        return sign * v
     }
 
     /// llama.cpp's `weight_name_comparer`: by block index (-1 for tensors outside blocks),
@@ -164,34 +183,38 @@ public enum TensorOrder {
     /// mix counters (`i_attention_wv`, `i_ffn_down`, …) count in it.
     public static func precedes(_ a: String, _ b: String) -> Bool {
         let la = layerIndex(a) ?? -1, lb = layerIndex(b) ?? -1
-        if la != lb { return la < lb }
-        return a.utf8.lexicographicallyPrecedes(b.utf8)
+        return la != lb ? la < lb : bytesPrecede(a, b)
+    }
+
+    /// The permutation that puts `names` in llama.cpp's order (see ``precedes(_:_:)``).
+    public static func sortedIndices(_ names: [String]) -> [Int] {
+        let layers = names.map { layerIndex($0) ?? -1 }
+        return names.indices.sorted { i, j in
+            layers[i] != layers[j] ? layers[i] < layers[j] : bytesPrecede(names[i], names[j])
+        }
+    }
+
+    /// `strcmp(a, b) < 0` (`std::string` comparison): byte-wise, a prefix first.
+    static func bytesPrecede(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let n = min(x.count, y.count)
+                var i = 0
+                while i < n {
+                    if x[i] != y[i] { return x[i] < y[i] }
+                    i += 1
+                }
+                return x.count < y.count
+            }
+        }
     }
 }
 
 extension String {
-    /// Byte-wise substring test (C++ `find != npos`); much faster than `contains` on Linux.
+    /// Substring test as C++ `find(...) != npos` (bytes; names hold no NUL). Uses C `strstr`:
+    /// `String.contains(_:)` is far slower on Linux, and this runs ~40 times per tensor.
     func containsBytes(_ needle: String) -> Bool {
-        var h = self, n = needle
-        return h.withUTF8 { hb in
-            n.withUTF8 { nb in
-                guard !nb.isEmpty else { return true }
-                guard nb.count <= hb.count else { return false }
-                let first = nb[0]
-                var i = 0
-                outer: while i <= hb.count - nb.count {
-                    if hb[i] == first {
-                        var j = 1
-                        while j < nb.count {
-                            if hb[i + j] != nb[j] { i += 1; continue outer }
-                            j += 1
-                        }
-                        return true
-                    }
-                    i += 1
-                }
-                return false
-            }
-        }
+        withCString { h in needle.withCString { strstr(h, $0) != nil } }
     }
 }
