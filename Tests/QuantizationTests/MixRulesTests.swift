@@ -249,3 +249,270 @@ struct MixRulesTests {
         print("\(spec.file): \(schema.sections.count) sections, \(tensors.count) tensors, \(checked) tensor choices checked")
     }
 }
+
+// MARK: - The three real models used elsewhere (hidden sizes 576, 640, 896: block-size fallbacks)
+
+/// SmolLM2-135M: llama, 30 layers, n_embd 576, GQA 9/3, tied embeddings.
+func smolLM2() -> (MixModel, [MixTensor]) {
+    let m = MixModel(architecture: "llama", layerCount: 30, heads: 9, kvHeads: 3, embeddingLength: 576)
+    return (m, global(embd: 576, vocab: 49152, tied: true) + (0 ..< 30).flatMap { i in
+        blk(i, attention(embd: 576, heads: 9, kv: 3, headDim: 64) + denseFFN(embd: 576, ff: 1536))
+    })
+}
+
+/// Gemma-3-270M: gemma3, 18 layers, n_embd 640, 4 heads of 256, 1 KV head, tied embeddings.
+func gemma3_270M() -> (MixModel, [MixTensor]) {
+    let m = MixModel(architecture: "gemma3", layerCount: 18, heads: 4, kvHeads: 1, embeddingLength: 640)
+    return (m, global(embd: 640, vocab: 262144, tied: true) + (0 ..< 18).flatMap { i in
+        blk(i, attention(embd: 640, heads: 4, kv: 1, headDim: 256) + denseFFN(embd: 640, ff: 2048)
+            + [("attn_q_norm", [256]), ("attn_k_norm", [256])])
+    })
+}
+
+/// Qwen2.5-0.5B: qwen2, 24 layers, n_embd 896, GQA 14/2, separate output. `fileOrder` lists the
+/// tensors as the GGUF in models/ stores them (layers by name: 0, 1, 10, 11, …, 2, 20, …).
+func qwen25_05B(fileOrder: Bool = false) -> (MixModel, [MixTensor]) {
+    let m = MixModel(architecture: "qwen2", layerCount: 24, heads: 14, kvHeads: 2, embeddingLength: 896)
+    let layers = fileOrder ? (0 ..< 24).sorted { "\($0)" < "\($1)" } : Array(0 ..< 24)
+    let t = [MixTensor(name: "output.weight", shape: [896, 151936], type: .f32),
+             MixTensor(name: "token_embd.weight", shape: [896, 151936], type: .f32)]
+    return (m, t + layers.flatMap { i in
+        blk(i, [("attn_norm", [896]), ("ffn_down", [4864, 896]), ("ffn_gate", [896, 4864]), ("ffn_up", [896, 4864]),
+                ("ffn_norm", [896]), ("attn_k", [896, 128]), ("attn_output", [896, 896]), ("attn_q", [896, 896]),
+                ("attn_v", [896, 128])])
+    })
+}
+
+/// The planned types, as "name type" lines for the quantizable tensors, by layer group.
+func typesByName(_ plan: MixPlan) -> [String: GGMLType] {
+    Dictionary(uniqueKeysWithValues: plan.decisions.filter(\.allowsQuantization).map { ($0.name, $0.targetType) })
+}
+
+/// Layers where llama.cpp's `use_more_bits(i, n)` holds.
+func moreBitsLayers(_ n: Int) -> Set<Int> { Set((0 ..< n).filter { Condition.useMoreBits($0, n) }) }
+
+@Suite("MixRules real models")
+struct MixRealModelTests {
+    @Test func gemma3Q4KM() throws {
+        // Same types as models/gemma-3-270m-q4_k_m.gguf (made by llama-quantize Q4_K_M).
+        let (m, t) = gemma3_270M()
+        let plan = try MixPlanner.plan(model: m, tensors: t, fileType: .q4_K_M)
+        let ty = typesByName(plan)
+        #expect(plan.tiedEmbeddings)
+        #expect(ty["token_embd.weight"] == .q8_0)  // tied: output rule; 640 % 256 ≠ 0 → Q8_0
+        let more = moreBitsLayers(18)
+        #expect(more == [0, 1, 4, 7, 10, 13, 15, 16, 17])
+        for i in 0 ..< 18 {
+            #expect(ty["blk.\(i).attn_q.weight"] == .q5_0)       // Q4_K → fallback Q5_0
+            #expect(ty["blk.\(i).attn_k.weight"] == .q5_0)
+            #expect(ty["blk.\(i).attn_output.weight"] == .q4_K)  // rows of 1024 fit Q4_K
+            #expect(ty["blk.\(i).ffn_gate.weight"] == .q5_0)
+            #expect(ty["blk.\(i).ffn_up.weight"] == .q5_0)
+            #expect(ty["blk.\(i).attn_v.weight"] == (more.contains(i) ? .q8_0 : .q5_0))  // Q6_K → Q8_0
+            #expect(ty["blk.\(i).ffn_down.weight"] == (more.contains(i) ? .q6_K : .q4_K)) // rows of 2048
+        }
+        #expect(plan.fallbackCount == 18 * 5)  // token_embd goes to Q8_0 by the output rule itself
+    }
+
+    @Test func qwen25Q4KM() throws {
+        let (m, t) = qwen25_05B()
+        let ty = typesByName(try MixPlanner.plan(model: m, tensors: t, fileType: .q4_K_M))
+        #expect(ty["output.weight"] == .q8_0)       // 896 % 256 ≠ 0
+        #expect(ty["token_embd.weight"] == .q5_0)   // untied: default Q4_K → Q5_0
+        let more = moreBitsLayers(24)
+        for i in 0 ..< 24 {
+            #expect(ty["blk.\(i).attn_v.weight"] == (more.contains(i) ? .q8_0 : .q5_0))
+            #expect(ty["blk.\(i).ffn_down.weight"] == (more.contains(i) ? .q6_K : .q4_K))  // rows of 4864 = 19·256
+            #expect(ty["blk.\(i).attn_q.weight"] == .q5_0)
+        }
+    }
+
+    @Test func qwen25FileOrderCounters() throws {
+        // models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf was quantized with its tensors in name
+        // order (blk.0, blk.1, blk.10, …): the use_more_bits counters then pick other layers.
+        // --keep-split processes tensors in file order, which reproduces that file exactly.
+        let (m, t) = qwen25_05B(fileOrder: true)
+        var o = MixOptions()
+        o.keepOrder = true
+        let ty = typesByName(try MixPlanner.plan(model: m, tensors: t, fileType: .q4_K_M, options: o))
+        let six: Set<Int> = [0, 1, 3, 6, 7, 8, 9, 10, 13, 16, 19, 21]  // as in the file
+        for i in 0 ..< 24 {
+            #expect(ty["blk.\(i).ffn_down.weight"] == (six.contains(i) ? .q6_K : .q4_K), "layer \(i)")
+            #expect(ty["blk.\(i).attn_v.weight"] == (six.contains(i) ? .q8_0 : .q5_0), "layer \(i)")
+        }
+    }
+
+    @Test func smolLM2Mixes() throws {
+        let (m, t) = smolLM2()
+        // Q4_1: everything Q4_1 but the tied embeddings (output rule: Q6_K → fallback Q8_0),
+        // which is how models/SmolLM2-135M-Instruct.Q4_1.gguf is typed.
+        let q41 = typesByName(try MixPlanner.plan(model: m, tensors: t, fileType: .q4_1))
+        #expect(q41["token_embd.weight"] == .q8_0)
+        #expect(q41.filter { $0.key != "token_embd.weight" }.values.allSatisfy { $0 == .q4_1 })
+        // Q3_K_M: rows of 576 fit no 256-block type; n_gqa 3 < 4.
+        let q3 = typesByName(try MixPlanner.plan(model: m, tensors: t, fileType: .q3_K_M))
+        #expect(q3["blk.0.attn_v.weight"] == .q5_1 && q3["blk.1.attn_v.weight"] == .q5_1)  // Q5_K → Q5_1
+        #expect(q3["blk.2.attn_v.weight"] == .q5_0)                                       // Q4_K → Q5_0
+        #expect(q3["blk.0.attn_q.weight"] == .q4_0)                                       // Q3_K → Q4_0
+        #expect(q3["blk.0.ffn_down.weight"] == .q5_K)   // rows of 1536 = 6·256; layer < 30/16
+        #expect(q3["blk.5.ffn_down.weight"] == .q4_K)
+        #expect(q3["blk.3.attn_output.weight"] == .q5_0)                                  // Q4_K → Q5_0
+        // IQ2_XXS: needs an imatrix; attn_v Q2_K (gqa 3) → Q4_0; the rest IQ2_XXS → IQ4_NL.
+        let iq2 = try MixPlanner.plan(model: m, tensors: t, fileType: .iq2_XXS)
+        let ty = typesByName(iq2)
+        #expect(ty["token_embd.weight"] == .q8_0)  // tied: Q5_K → Q8_0
+        #expect(ty["blk.0.attn_v.weight"] == .q4_0)
+        #expect(ty["blk.0.attn_q.weight"] == .iq4_nl)
+        #expect(ty["blk.2.ffn_down.weight"] == .q2_K && ty["blk.3.ffn_down.weight"] == .iq2_xxs)  // 1536 fits
+        #expect(iq2.imatrixRequiredBy?.name == "blk.3.ffn_down.weight")
+        var withImatrix = MixOptions()
+        withImatrix.hasImatrix = true
+        let iq2i = try MixPlanner.plan(model: m, tensors: t, fileType: .iq2_XXS, options: withImatrix)
+        #expect(iq2i.imatrixRequiredBy == nil)
+        #expect(iq2i.firstError { $0 != "blk.7.ffn_down.weight" }?.message
+                == "Missing importance matrix for tensor blk.7.ffn_down.weight in a very low-bit quantization")
+    }
+}
+
+// MARK: - File types, categories, options
+
+@Suite("MixRules API")
+struct MixAPITests {
+    @Test func fileTypes() throws {
+        #expect(FileType.q4_K_M.rawValue == 15 && FileType.mxfp4_MOE.rawValue == 38 && FileType.q2_0.rawValue == 41)
+        #expect(FileType.parse("q4_k_m")?.fileType == .q4_K_M)
+        #expect(FileType.parse("Q4_K")?.fileType == .q4_K_M && FileType.parse("Q4_K")?.name == "Q4_K")
+        #expect(FileType.parse("q3_k")?.fileType == .q3_K_M && FileType.parse("Q5_K")?.fileType == .q5_K_M)
+        #expect(FileType.parse("COPY")?.isCopy == true && FileType.parse("copy")?.fileType == .f32)
+        #expect(FileType.parse("0")?.name == "F32")          // numbers never mean COPY
+        #expect(FileType.parse("15")?.name == "Q4_K")        // first listed name for 15
+        #expect(FileType.parse(" 7")?.fileType == .q8_0)
+        #expect(FileType.parse("NVFP4") == nil && FileType.parse("39") == nil && FileType.parse("4") == nil)
+        #expect(FileType.choices.count == 39)
+        #expect(FileType.iq2_S.defaultType == .iq2_xs && FileType.iq2_M.defaultType == .iq2_s && FileType.iq3_XS.defaultType == .iq3_s)
+        #expect(FileType.nvfp4.defaultType == nil)
+        #expect(FileType.q4_K_M.displayName == "Q4_K - Medium")
+        #expect(FileType.displayName(rawValue: 15 | 1024) == "(guessed) Q4_K - Medium")
+        #expect(throws: QuantKitError.self) { try FileType.choice(named: "Q4_KM") }
+        do { _ = try FileType.choice(named: "Q4_KM") } catch let e as QuantKitError {
+            #expect(e.message.contains("did you mean Q4_K or Q4_K_M?"))
+        }
+        do { _ = try FileType.choice(named: "iq2xs") } catch let e as QuantKitError {
+            #expect(e.message.contains("did you mean IQ2_XS or IQ2_S?"))
+        }
+        // COPY writes the input's general.file_type, or the guess from the commonest tensor type.
+        #expect(FileType.loaderValue(fileTypeKey: 15, tensorTypes: [.f32]) == 15)
+        #expect(FileType.loaderValue(fileTypeKey: nil, tensorTypes: [.f32, .q4_K, .q4_K, .f32, .q6_K]) == 15 | 1024)
+        #expect(FileType.loaderValue(fileTypeKey: nil, tensorTypes: [.f32, .mxfp4, .mxfp4]) == 0 | 1024)
+    }
+
+    @Test func categoriesAndQuantizability() {
+        #expect(TensorCategory(tensorName: "output.weight") == .output)
+        #expect(TensorCategory(tensorName: "per_layer_token_embd.weight") == .tokenEmbedding)
+        #expect(TensorCategory(tensorName: "blk.3.attn_qkv.weight") == .attentionQKV)
+        #expect(TensorCategory(tensorName: "blk.3.attn_kv_b.weight") == .attentionKVB)
+        #expect(TensorCategory(tensorName: "blk.3.attn_q_a.weight") == .other)
+        #expect(TensorCategory(tensorName: "blk.3.ffn_up_shexp.weight") == .ffnUp)
+        #expect(TensorCategory(tensorName: "blk.3.ffn_gate_inp.weight") == .ffnGate)
+        func q(_ n: String, _ s: [Int], arch: String = "llama", out: Bool = true) -> Bool {
+            TensorQuantizability.allowsQuantization(name: n, shape: s, architecture: arch, quantizeOutput: out)
+        }
+        #expect(q("blk.0.attn_q.weight", [64, 64]))
+        #expect(!q("blk.0.attn_q.weight", [64, 1]))          // ggml_n_dims drops trailing 1s
+        #expect(!q("blk.0.attn_q.bias", [64, 64]))
+        #expect(!q("blk.0.attn_norm.weight", [64, 64]))
+        #expect(!q("blk.0.ffn_gate_inp.weight", [64, 8]))
+        #expect(!q("position_embd.weight", [64, 64]) && !q("token_types.weight", [64, 2]))
+        #expect(!q("output.weight", [64, 64], out: false) && q("output.weight", [64, 64]))
+        #expect(q("abcde", [64, 64]))                        // llama.cpp's npos quirk
+        #expect(!q("blk.0.attn_k_b.weight", [64, 64, 4], arch: "glm5-next") && q("blk.0.attn_k_b.weight", [64, 64, 4]))
+        #expect(TensorOrder.layerIndex("blk.12.attn_q.weight") == 12 && TensorOrder.layerIndex("token_embd.weight") == nil)
+        #expect(TensorOrder.precedes("output.weight", "blk.0.attn_q.weight"))
+        #expect(TensorOrder.precedes("blk.2.ffn_up.weight", "blk.10.attn_k.weight"))
+    }
+
+    @Test func fallback() throws {
+        #expect(try MixRules.fitting(.q6_K, rowLength: 576) == .q8_0)
+        #expect(try MixRules.fitting(.q4_K, rowLength: 896) == .q5_0)
+        #expect(try MixRules.fitting(.q5_K, rowLength: 640) == .q5_1)
+        #expect(try MixRules.fitting(.iq3_xxs, rowLength: 2880) == .iq4_nl)
+        #expect(try MixRules.fitting(.q2_K, rowLength: 100) == .f16)   // 100 fits no block
+        #expect(try MixRules.fitting(.q8_0, rowLength: 100) == .f16)
+        #expect(try MixRules.fitting(.q4_K, rowLength: 512) == .q4_K)
+        #expect(throws: QuantKitError.self) { try MixRules.fitting(.q1_0, rowLength: 576) }
+    }
+
+    @Test func optionsAndOverrides() throws {
+        let (m, t) = smolLM2()
+        var o = MixOptions()
+        o.tensorTypes = [try TensorTypeOverride.parse("ATTN_V=Q8_0"), try TensorTypeOverride.parse("blk\\.[0-1]\\.ffn_down=q6_k")]
+        #expect(o.tensorTypes[0] == TensorTypeOverride(pattern: "attn_v", type: .q8_0))
+        #expect(throws: QuantKitError.self) { try TensorTypeOverride.parse("attn_v") }
+        #expect(throws: QuantKitError.self) { try TensorTypeOverride.parse("attn_v=q9_9") }
+        o.outputTensorType = .q4_0  // tied: token_embd follows it
+        var ty = typesByName(try MixPlanner.plan(model: m, tensors: t, fileType: .q4_K_M, options: o))
+        #expect(ty["blk.7.attn_v.weight"] == .q8_0)
+        #expect(ty["blk.1.ffn_down.weight"] == .q6_K)
+        // As in llama.cpp, overridden tensors do not advance the ffn_down counter: blk.4 is
+        // judged as the 3rd ffn_down (use_more_bits(2, 30) → Q6_K), blk.5 as the 4th (Q4_K).
+        #expect(ty["blk.4.ffn_down.weight"] == .q6_K && ty["blk.5.ffn_down.weight"] == .q4_K)
+        #expect(ty["token_embd.weight"] == .q4_0)
+        o.tokenEmbeddingType = .q8_0                    // wins over the output type, unchecked
+        ty = typesByName(try MixPlanner.plan(model: m, tensors: t, fileType: .q4_K_M, options: o))
+        #expect(ty["token_embd.weight"] == .q8_0)
+        // --pure: the default everywhere (then the fallback), even for output/token_embd.
+        var pure = MixOptions()
+        pure.pure = true
+        let p = try MixPlanner.plan(model: m, tensors: t, fileType: .q4_K_M, options: pure)
+        #expect(Set(p.decisions.filter(\.allowsQuantization).map(\.targetType)) == [.q5_0, .q4_K])
+        // F16: every quantizable tensor F16; 1-D tensors keep their type.
+        let f16 = try MixPlanner.plan(model: m, tensors: t, fileType: .f16)
+        #expect(f16.decisions.allSatisfy { $0.allowsQuantization ? $0.targetType == .f16 : $0.targetType == .f32 })
+        // COPY: nothing converts.
+        var copy = MixOptions()
+        copy.onlyCopy = true
+        #expect(try MixPlanner.plan(model: m, tensors: t, fileType: .f32, options: copy).decisions.allSatisfy { !$0.converts })
+        #expect(throws: QuantKitError.self) { try MixPlanner.plan(model: m, tensors: t, fileType: .nvfp4) }
+    }
+
+    @Test func requantizeAndImatrixChecks() throws {
+        let (m, f32) = smolLM2()
+        let t = f32.map { MixTensor(name: $0.name, shape: $0.shape, type: $0.shape.count > 1 ? .q4_1 : .f32) }
+        let plan = try MixPlanner.plan(model: m, tensors: t, fileType: .q4_K_M)
+        #expect(plan.firstError()?.message == "requantizing from type Q4_1 is disabled")
+        var o = MixOptions()
+        o.allowRequantize = true
+        #expect(try MixPlanner.plan(model: m, tensors: t, fileType: .q4_K_M, options: o).firstError() == nil)
+        // Q2_K_S needs an imatrix for its Q2_K tensors (here ffn_down of layers ≥ 3).
+        let q2ks = try MixPlanner.plan(model: m, tensors: f32, fileType: .q2_K_S)
+        #expect(q2ks.imatrixRequiredBy?.name == "blk.3.ffn_down.weight")
+        #expect(q2ks.firstError()?.message.contains("requires an importance matrix") == true)
+        // With an imatrix, IQ3_XXS keeps attn_v at IQ3_XXS and ffn_down at the default.
+        o = MixOptions()
+        let noI = typesByName(try MixPlanner.plan(model: m, tensors: f32, fileType: .iq3_XXS, options: o))
+        o.hasImatrix = true
+        let withI = typesByName(try MixPlanner.plan(model: m, tensors: f32, fileType: .iq3_XXS, options: o))
+        #expect(noI["blk.5.ffn_down.weight"] == .q3_K && withI["blk.5.ffn_down.weight"] == .iq3_xxs)
+    }
+
+    @Test func modelFromMetadata() throws {
+        let kv: [String: MixModel.MetadataValue] = [
+            "llama.block_count": .int(80), "llama.attention.head_count": .int(64),
+            "llama.attention.head_count_kv": .int(8), "llama.embedding_length": .int(8192),
+        ]
+        let m = try MixModel(architecture: "llama") { kv[$0] }
+        #expect(m.is70B && m.gqa == 8 && m.expertCount == 0 && m.headCountKV.count == 80)
+        let hybrid: [String: MixModel.MetadataValue] = [
+            "nemotron_h.block_count": .int(4), "nemotron_h.attention.head_count": .intArray([0, 0, 32, 0]),
+            "nemotron_h.attention.head_count_kv": .intArray([0, 0, 2, 0]), "nemotron_h.expert_count": .int(128),
+        ]
+        let h = try MixModel(architecture: "nemotron_h") { hybrid[$0] }
+        #expect(h.gqa == 0 && h.expertCount == 128 && !h.is70B)
+        let noKV = try MixModel(architecture: "qwen2") { ["qwen2.block_count": .int(80), "qwen2.attention.head_count": .int(8)][$0] }
+        #expect(noKV.headCountKV == Array(repeating: 8, count: 80) && noKV.is70B)
+        #expect(throws: QuantKitError.self) {
+            try MixModel(architecture: "llama") { ["llama.block_count": .int(2), "llama.attention.head_count": .intArray([1])][$0] }
+        }
+        #expect(throws: QuantKitError.self) { try MixModel(architecture: "llama") { _ in nil } }
+    }
+}
