@@ -1,3 +1,4 @@
+import GGUF
 import QKCore
 
 /// One tensor as the planner sees it: name, GGUF shape (ne0 first: the row length) and type.
@@ -283,5 +284,15 @@ public enum MixPlanner {
         }
         if let counter { state.advance(counter) }
         return (type, why)
+    }
+}
+
+extension MixPlanner {
+    /// Plans a GGUF file: the model description from its metadata (``MixModel/init(gguf:)``)
+    /// and its tensors in file order (sorted into llama.cpp's order unless `options.keepOrder`).
+    public static func plan(gguf: GGUFFile, fileType: FileType, options: MixOptions = MixOptions()) throws -> MixPlan {
+        let model = try MixModel(gguf: gguf)
+        let tensors = gguf.tensors.map { MixTensor(name: $0.name, shape: $0.shape, type: $0.type) }
+        return try plan(model: model, tensors: tensors, fileType: fileType, options: options)
     }
 }
