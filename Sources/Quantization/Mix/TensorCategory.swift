@@ -45,14 +45,21 @@ public enum TensorCategory: String, Sendable, CaseIterable {
         (.contains("ffn_down"), .ffnDown),
     ]
 
+    /// The rules' strings as C strings, converted once.
+    private static let rulesC: [ContiguousArray<CChar>] = rules.map {
+        switch $0.0 { case .exact(let s), .contains(let s): s.utf8CString }
+    }
+
     /// The category of the tensor called `name`.
     public init(tensorName name: String) {
         self = name.withCString { h in
-            for (m, c) in Self.rules {
+            var k = 0
+            while k < Self.rules.count {
+                let (m, c) = Self.rules[k]
                 switch m {
                 case .exact(let s) where name == s: return c
-                case .contains(let s) where strstr(h, s) != nil: return c
-                default: continue
+                case .contains where Self.rulesC[k].withUnsafeBufferPointer({ strstr(h, $0.baseAddress!) }) != nil: return c
+                default: k += 1
                 }
             }
             return .other
@@ -106,6 +113,9 @@ public enum TensorQuantizability {
         ("mm.a.code_embd", "audio codebook"),
     ]
 
+    /// The substrings as C strings, converted once (this runs ~35 times per tensor).
+    private static let excludedC = excludedSubstrings.map(\.0.utf8CString)
+
     /// Extra substrings excluded on architecture `glm5-next` only.
     public static let excludedSubstringsGLM5Next: [String] = [
         "hc_", "indexer.attn_q_b", "indexer.attn_k", "indexer.proj", "indexer_compressor_gate",
@@ -137,7 +147,11 @@ public enum TensorQuantizability {
         if !quantizeOutput && name == "output.weight" { return "--leave-output-tensor" }
         if excludedNames.contains(name) { return "position/token-type embedding" }
         return name.withCString { h -> String? in
-            for (s, why) in excludedSubstrings where strstr(h, s) != nil { return why }
+            var k = 0
+            while k < excludedC.count {
+                if excludedC[k].withUnsafeBufferPointer({ strstr(h, $0.baseAddress!) }) != nil { return excludedSubstrings[k].1 }
+                k += 1
+            }
             if architecture == "glm5-next" {
                 for s in excludedSubstringsGLM5Next where strstr(h, s) != nil { return "small glm5-next tensor" }
             }
