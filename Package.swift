@@ -4,7 +4,8 @@ import PackageDescription
 // Hot loops need F16C/AVX2/FMA; without them Float(Float16) is a software call.
 // The bit-exact quantizers never use FMA: Swift does not contract a*b+c on its own.
 let speed: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    // Tests run on release builds (debug is far too slow for quantizers); some use @testable.
+    .unsafeFlags(["-enable-testing"], .when(configuration: .release)),
     .unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux])),
 ]
 
@@ -13,7 +14,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "quant", targets: ["quant"]),
-        .library(name: "QuantKit", targets: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization"]),
+        .library(name: "QuantKit", targets: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,11 +30,13 @@ let package = Package(
         .target(name: "SafeTensors", dependencies: ["QKCore"], swiftSettings: speed),
         // Per-type block quantizers and dequantizers, bit-exact with ggml.
         .target(name: "QuantFormats", dependencies: ["QKCore"], swiftSettings: speed),
+        // Human and JSON summaries of model files (`quant inspect`).
+        .target(name: "Inspection", dependencies: ["QKCore", "GGUF", "SafeTensors"], swiftSettings: speed),
         // Whole-file quantization pipelines built on the formats.
         .target(name: "Quantization", dependencies: ["QKCore", "GGUF", "SafeTensors", "QuantFormats",
                                                      .product(name: "Logging", package: "swift-log")], swiftSettings: speed),
         .executableTarget(name: "quant", dependencies: [
-            "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization",
+            "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: speed),

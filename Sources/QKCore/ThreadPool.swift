@@ -5,7 +5,8 @@ import Darwin
 #endif
 import Atomics
 
-/// One persistent pool of worker threads shared by quantization and inference.
+/// One persistent pool of worker threads shared by quantization and inference. Pools live for
+/// the whole process (their threads keep them alive); use `ThreadPool.shared` or a few long-lived ones.
 ///
 /// `parallelFor` hands out work items from an atomic counter; the calling thread works too,
 /// so a pool of N threads uses N-1 workers plus the caller. Nested calls from inside a job
@@ -88,16 +89,17 @@ public final class ThreadPool: @unchecked Sendable {
             while generation == seen && !shuttingDown { pthread_cond_wait(&startCond, &mutex) }
             if shuttingDown { pthread_mutex_unlock(&mutex); return }
             seen = generation
-            let body = job
-            let takesPart = index < participants
+            // Only participants take a reference to the job, and they drop it before reporting
+            // done: the caller's closure must not outlive its `withoutActuallyEscaping` scope.
+            var body = index < participants ? job : nil
             pthread_mutex_unlock(&mutex)
-            if takesPart, let body { drain(body) }
-            if takesPart {
-                pthread_mutex_lock(&mutex)
-                pending -= 1
-                if pending == 0 { pthread_cond_signal(&doneCond) }
-                pthread_mutex_unlock(&mutex)
-            }
+            guard body != nil else { continue }
+            drain(body!)
+            body = nil
+            pthread_mutex_lock(&mutex)
+            pending -= 1
+            if pending == 0 { pthread_cond_signal(&doneCond) }
+            pthread_mutex_unlock(&mutex)
         }
     }
 
