@@ -119,22 +119,26 @@ public struct MixModel: Sendable, Equatable {
     /// Reads the description from a GGUF file's metadata (`general.architecture` and the keys
     /// listed at ``init(architecture:lookup:)``).
     public init(gguf: GGUFFile) throws {
-        guard let arch = gguf.architecture else {
-            throw QuantKitError("missing general.architecture", path: gguf.path)
-        }
+        try self.init(architecture: gguf.architecture, path: gguf.path) { gguf[$0] }
+    }
+
+    /// Reads the description from a (possibly split) model's metadata: its first shard's.
+    public init(gguf: GGUFModel) throws {
+        try self.init(architecture: gguf.architecture, path: gguf.paths[0]) { gguf[$0] }
+    }
+
+    private init(architecture: String?, path: String, value: (String) -> GGUFValue?) throws {
+        guard let architecture else { throw QuantKitError("missing general.architecture", path: path) }
         do {
-            try self.init(architecture: arch) { key in
-                guard let v = gguf[key] else { return nil }
+            try self.init(architecture: architecture) { key in
+                guard let v = value(key) else { return nil }
                 if let i = v.int { return .int(i) }
                 if let s = v.string { return .string(s) }
-                if let a = v.array {
-                    let ints = a.compactMap(\.int)
-                    return ints.count == a.count ? .intArray(ints) : .other
-                }
+                if let a = v.array?.ints { return .intArray(a) }
                 return .other
             }
         } catch let e as QuantKitError {
-            throw QuantKitError(e.message, path: gguf.path)
+            throw QuantKitError(e.message, path: path)
         }
     }
 }

@@ -288,11 +288,42 @@ public enum MixPlanner {
 }
 
 extension MixPlanner {
-    /// Plans a GGUF file: the model description from its metadata (``MixModel/init(gguf:)``)
-    /// and its tensors in file order (sorted into llama.cpp's order unless `options.keepOrder`).
+    /// Plans a GGUF file: the model description from its metadata (``MixModel/init(gguf:)-(GGUFFile)``)
+    /// and its tensors (in llama.cpp's name order, or in file order with `options.keepOrder`).
+    /// With `options.keepOrder`, tensors are taken by data offset, as llama.cpp does.
     public static func plan(gguf: GGUFFile, fileType: FileType, options: MixOptions = MixOptions()) throws -> MixPlan {
-        let model = try MixModel(gguf: gguf)
-        let tensors = gguf.tensors.map { MixTensor(name: $0.name, shape: $0.shape, type: $0.type) }
-        return try plan(model: model, tensors: tensors, fileType: fileType, options: options)
+        var order = Array(gguf.tensors.indices)
+        if options.keepOrder { order.sort { gguf.tensors[$0].offset < gguf.tensors[$1].offset } }
+        let tensors = order.map { i in MixTensor(name: gguf.tensors[i].name, shape: gguf.tensors[i].shape, type: gguf.tensors[i].type) }
+        return try plan(model: MixModel(gguf: gguf), tensors: tensors, fileType: fileType, options: options).reindexed { order[$0] }
+    }
+
+    /// Plans a possibly split model. With `options.keepOrder` (llama-quantize's `--keep-split`)
+    /// tensors are taken shard by shard, by data offset within a shard, as llama.cpp does;
+    /// ``MixDecision/index`` refers to `gguf.tensors`.
+    public static func plan(gguf: GGUFModel, fileType: FileType, options: MixOptions = MixOptions()) throws -> MixPlan {
+        var order = Array(gguf.tensors.indices)
+        if options.keepOrder {
+            order.sort { (gguf.tensorShards[$0], gguf.tensors[$0].offset) < (gguf.tensorShards[$1], gguf.tensors[$1].offset) }
+        }
+        let tensors = order.map { i in MixTensor(name: gguf.tensors[i].name, shape: gguf.tensors[i].shape, type: gguf.tensors[i].type) }
+        let plan = try plan(model: MixModel(gguf: gguf), tensors: tensors, fileType: fileType, options: options)
+        return plan.reindexed { order[$0] }
+    }
+}
+
+extension MixPlan {
+    /// The same plan with ``MixDecision/index`` mapped through `f`.
+    func reindexed(_ f: (Int) -> Int) -> MixPlan {
+        MixPlan(fileType: fileType, defaultType: defaultType,
+                decisions: decisions.map { $0.reindexed(f($0.index)) }, tiedEmbeddings: tiedEmbeddings, options: options)
+    }
+}
+
+extension MixDecision {
+    func reindexed(_ i: Int) -> MixDecision {
+        MixDecision(index: i, name: name, shape: shape, category: category, currentType: currentType, targetType: targetType,
+                    allowsQuantization: allowsQuantization, requiresImatrix: requiresImatrix,
+                    fallbackFrom: fallbackFrom, reason: reason)
     }
 }
