@@ -47,9 +47,14 @@ public struct QuantizeJob: Sendable {
         let fileType: FileType
         var isCopy = false
         reasons = [:]
-        if r.pure, let raw = GGMLType(name: r.typeName), FileType.parse(r.typeName)?.fileType.defaultType != raw {
+        let named = FileType.parse(r.typeName)
+        let rawType = GGMLType(name: r.typeName) ?? named?.fileType.defaultType
+        // Plain-type pure mode: a ggml type that is no file type's default (IQ2_S…), or a model
+        // whose hyper-parameters llama.cpp's mix rules cannot read (any architecture).
+        if r.pure, let raw = rawType, named?.isCopy != true,
+           named?.fileType.defaultType != raw || (try? MixModel(gguf: model)) == nil {
             guard QuantCodec.codec(raw) != nil else { throw QuantKitError("quantizing to \(raw.name) is not supported") }
-            fileType = FileType.allCases.first { $0.defaultType == raw } ?? .f32
+            fileType = named?.fileType.defaultType == raw ? named!.fileType : (FileType.allCases.first { $0.defaultType == raw } ?? .f32)
             fileTypeName = raw.name
             plan = try TensorOrder.sortedIndices(tensors.map(\.name)).map { i in
                 let t = tensors[i]
