@@ -1,4 +1,5 @@
 import Foundation
+import GGUF
 import QKCore
 import Testing
 @testable import Quantization
@@ -63,10 +64,20 @@ struct Schema {
     }
 }
 
-/// The shared reference directory: the package root's parent + shared/reference/mixes.
-let mixesDirectory = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("shared/reference/mixes").path
+/// The package root (three levels above this file).
+let mixPackageRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// The snapshots: the package root's parent + shared/reference/mixes.
+let mixesDirectory = "\(mixPackageRoot)/../shared/reference/mixes"
+
+/// A missing input fails the test with this message (never a silent skip).
+struct MissingInput: Error, CustomStringConvertible { var description: String }
+
+func requireFile(_ path: String, _ hint: String) throws -> String {
+    guard FileManager.default.fileExists(atPath: path) else { throw MissingInput(description: "\(path) is missing: \(hint)") }
+    return path
+}
 
 // MARK: - Tensor list builders
 
@@ -217,10 +228,10 @@ let snapshotModels: [SnapshotModel] = [
 
 @Suite("MixRules")
 struct MixRulesTests {
-    @Test("llama.cpp snapshot", .enabled(if: FileManager.default.fileExists(atPath: mixesDirectory)),
-          arguments: snapshotModels)
+    @Test("llama.cpp snapshot", arguments: snapshotModels)
     func snapshot(_ spec: SnapshotModel) throws {
-        let schema = try Schema(path: "\(mixesDirectory)/\(spec.file).schema")
+        let schema = try Schema(path: requireFile("\(mixesDirectory)/\(spec.file).schema",
+                                                  "the shared reference data (reference/mixes) belongs next to the package"))
         let h = schema.header
         let model = MixModel(architecture: spec.architecture, layerCount: h["n_layer"]!, heads: h["n_head"]!,
                              kvHeads: h["n_head_kv"]!, experts: h["n_expert"] ?? 0, embeddingLength: h["n_embd"]!)
@@ -340,6 +351,26 @@ struct MixRealModelTests {
             #expect(ty["blk.\(i).ffn_down.weight"] == (six.contains(i) ? .q6_K : .q4_K), "layer \(i)")
             #expect(ty["blk.\(i).attn_v.weight"] == (six.contains(i) ? .q8_0 : .q5_0), "layer \(i)")
         }
+    }
+
+    /// The real GGUFs were written by llama-quantize: planning them again with their own file
+    /// type must keep every tensor's type (Qwen2.5's file was quantized in file order, the
+    /// order --keep-split uses).
+    @Test(arguments: [("SmolLM2-135M-Instruct.Q4_1.gguf", FileType.q4_1, false),
+                      ("gemma-3-270m-q4_k_m.gguf", .q4_K_M, false),
+                      ("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", .q4_K_M, true)])
+    func realFileReplannedUnchanged(_ file: String, _ fileType: FileType, _ fileOrder: Bool) throws {
+        let dir = ProcessInfo.processInfo.environment["QUANTKIT_MODELS"] ?? "\(mixPackageRoot)/models"
+        let g = try GGUFFile(path: requireFile("\(dir)/\(file)", "run scripts/fetch-models.sh, or set QUANTKIT_MODELS"))
+        #expect(g["general.file_type"]?.int == Int(fileType.rawValue))
+        var o = MixOptions()
+        o.keepOrder = fileOrder
+        let plan = try MixPlanner.plan(gguf: g, fileType: fileType, options: o)
+        #expect(plan.decisions.count == g.tensors.count)
+        let changed = plan.decisions.filter(\.converts).map { "\($0.name): \($0.currentType) → \($0.targetType) (\($0.reason))" }
+        #expect(changed.isEmpty, "\(changed.prefix(8))")
+        #expect(plan.decisions.allSatisfy { g.tensors[$0.index].name == $0.name })
+        #expect(try MixModel(gguf: g).layerCount == (file.hasPrefix("Smol") ? 30 : file.hasPrefix("gemma") ? 18 : 24))
     }
 
     @Test func smolLM2Mixes() throws {
