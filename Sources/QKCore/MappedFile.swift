@@ -53,6 +53,13 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), min(count - start, length + offset - start), MADV_WILLNEED)
     }
 
+    /// Drops the resident pages wholly inside `range`, which must lie in this mapping: they
+    /// are read from the file again if touched later.
+    public func dropPages(in range: UnsafeRawBufferPointer) {
+        guard let base, let p = range.baseAddress, p >= base, p + range.count <= base + count else { return }
+        dropPages(offset: p - base, count: range.count)
+    }
+
     /// Tells the kernel a range is no longer needed, so resident memory stays bounded
     /// while streaming through a file larger than RAM.
     public func dropPages(offset: Int, count length: Int) {

@@ -98,15 +98,24 @@ public enum GGUFQuantizer {
         let totalIn = plan.reduce(0) { $0 + $1.inputBytes }
         var doneIn = 0
         var counts: [GGMLType: Int] = [:]
+        let positions = Dictionary(input.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         for (i, p) in plan.enumerated() {
             let info = input.tensor(named: p.name)!
             let data = input.data(of: info)
+            // Input pages already converted are dropped, so resident memory does not grow with
+            // the model (a mapped page counts as ours until released).
+            let mapping = input.shard(ofTensorAt: positions[p.name]!).file
+            var released = 0
             let weights = p.outputType.isQuantized ? imatrix?.weights(for: p.name) : nil
             let usable = weights.flatMap { w in w.count == info.rowLength * max(1, info.rowCount / max(1, info.shape.count > 1 ? info.shape[1] : 1)) ? w : nil }
             let rowBytes = info.type.rowSize(info.rowLength)
             try converter.convert(data, inType: info.type, shape: info.shape, to: p.outputType, importance: usable,
                                   sink: { try writer.append($0) },
                                   progress: { rows in
+                                      if let mapping, rows * rowBytes - released >= 1 << 20 || rows == info.rowCount {
+                                          mapping.dropPages(in: UnsafeRawBufferPointer(rebasing: data[released ..< rows * rowBytes]))
+                                          released = rows * rowBytes
+                                      }
                                       progress?(QuantizeProgress(tensorIndex: i, tensorCount: plan.count, tensorName: p.name,
                                                                  bytesDone: doneIn + rows * rowBytes, bytesTotal: totalIn, elapsed: elapsed()))
                                   })
