@@ -2,7 +2,12 @@ import ArgumentParser
 import Foundation
 import QKCore
 
-/// Shared CLI plumbing: turns library errors into one clear line and a non-zero exit.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Shared CLI plumbing: one clear error line and a non-zero exit for library errors,
+/// cleanup on Ctrl-C, progress lines.
 enum CLI {
     static func guarded(_ body: () throws -> Void) throws {
         do {
@@ -11,5 +16,46 @@ enum CLI {
             FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// On SIGINT/SIGTERM, removes partly written outputs before exiting.
+    static func removeTemporariesOnSignals() {
+        for s in [SIGINT, SIGTERM, SIGHUP] {
+            signal(s) { sig in
+                OutputFile.removeAllTemporaries()
+                _exit(128 + sig)
+            }
+        }
+    }
+
+    static func ggmlType(_ name: String) throws -> GGMLType {
+        guard let t = GGMLType(name: name) else {
+            throw QuantKitError("unknown tensor type '\(name)' (valid: \(GGMLType.allCases.map(\.name).joined(separator: ", ")))")
+        }
+        return t
+    }
+
+    static func mib(_ bytes: Int) -> String { String(format: "%.2f MiB", Double(bytes) / 1_048_576) }
+}
+
+/// A single status line on stderr, rewritten in place on a terminal and silent otherwise.
+final class ProgressLine {
+    private let enabled: Bool
+    private var last = 0.0
+    private var shown = false
+
+    init(enabled: Bool) { self.enabled = enabled && isatty(STDERR_FILENO) != 0 }
+
+    func update(_ text: @autoclosure () -> String) {
+        guard enabled else { return }
+        let now = Date().timeIntervalSinceReferenceDate
+        guard now - last > 0.1 else { return }
+        last = now
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + text()).utf8))
+        shown = true
+    }
+
+    func finish() {
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
 }

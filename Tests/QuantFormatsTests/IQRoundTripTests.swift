@@ -9,8 +9,8 @@ import Testing
 struct IQRoundTripTests {
     static let iqTypes: [GGMLType] = [.iq3_xxs, .iq3_s, .iq2_xxs, .iq2_xs, .iq2_s, .iq1_s, .iq1_m]
 
-    /// Upper bounds on RMS(x̂ − x) / RMS(x) per input tensor (8 rows × 4096): (all sets but
-    /// `laplace_outliers`, `laplace_outliers`). About 1.2× what ggml's quantizers achieve.
+    /// Upper bounds on RMS(x̂ − x) / RMS(x) per input set: (all sets but `laplace_outliers`,
+    /// `laplace_outliers`). About 1.2× what ggml's quantizers achieve on all 8 rows of each set.
     static let maxRelativeRMS: [GGMLType: (typical: Double, outliers: Double)] = [
         .iq3_s: (0.20, 0.35), .iq3_xxs: (0.27, 0.40),
         .iq2_s: (0.36, 0.66), .iq2_xs: (0.42, 0.70), .iq2_xxs: (0.48, 0.88),
@@ -58,8 +58,10 @@ struct IQRoundTripTests {
         let imatrix = try GGUFFile(path: "\(dir)/inputs.imatrix.gguf")
         let bound = Self.maxRelativeRMS[type]!
         for input in inputs.tensors {
-            let x = Self.floats(inputs, input.name)
-            let n = input.rowLength, rows = input.rowCount
+            // The golden test already quantizes every row bit-exactly; here the first two rows
+            // of each set suffice (debug builds are slow), but all of `edge` (one case per row).
+            let n = input.rowLength, rows = input.name == "edge" ? input.rowCount : 2
+            let x = Array(Self.floats(inputs, input.name)[0 ..< rows * n])
             let count = Self.floats(imatrix, "\(input.name).counts")[0]
             let w = Self.floats(imatrix, "\(input.name).in_sum2").map { $0 / count }
             let y = try Self.roundTrip(type, x, rows: rows, n: n, importance: w)
@@ -78,11 +80,11 @@ struct IQRoundTripTests {
     func errorOrdering() throws {
         let inputs = try GGUFFile(path: "\(GoldenQuantTests.goldenDir)/inputs.gguf")
         let t = inputs.tensor(named: "gauss")!
-        let x = Self.floats(inputs, "gauss")
+        let x = Array(Self.floats(inputs, "gauss")[0 ..< 2 * t.rowLength])
         let w = [Float](repeating: 1, count: t.rowLength)
         // Ascending bits per weight: 1.5625, 1.75, 2.0625, 2.3125, 2.5625, 3.0625, 3.4375.
         let order: [GGMLType] = [.iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s]
-        let errors = try order.map { Self.relativeRMS(try Self.roundTrip($0, x, rows: t.rowCount, n: t.rowLength, importance: w)[...], x[...]) }
+        let errors = try order.map { Self.relativeRMS(try Self.roundTrip($0, x, rows: 2, n: t.rowLength, importance: w)[...], x[0 ..< 2 * t.rowLength]) }
         for i in 1 ..< order.count {
             #expect(errors[i] < errors[i - 1], "\(order[i]) (\(errors[i])) is not better than \(order[i - 1]) (\(errors[i - 1]))")
         }
@@ -128,8 +130,8 @@ struct IQRoundTripTests {
     @Test("grid search tables match ggml's construction")
     func gridIndex() {
         let cases: [(IQGridIndex, Int, Int, Int)] = [  // index, nwant, map size, sampling stride
-            (.iq2xxs, 2, 43692, 41), (.iq2xs, 2, 43692, 43), (.iq2s, 1, 43692, 47), (.iq1s, 3, 43692, 53),
-            (.iq3xxs, 2, 4096, 1), (.iq3s, 3, 4096, 1),
+            (.iq2xxs, 2, 43692, 101), (.iq2xs, 2, 43692, 103), (.iq2s, 1, 43692, 107), (.iq1s, 3, 43692, 211),
+            (.iq3xxs, 2, 4096, 3), (.iq3s, 3, 4096, 5),
         ]
         for (g, nwant, mapSize, stride) in cases {
             for j in 0 ..< g.gridSize {

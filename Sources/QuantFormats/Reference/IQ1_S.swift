@@ -185,7 +185,7 @@ enum IQ1_S {
 
     static let codec = RowCodec(
         quantize: { src, dst, n, w in
-            guard let w else { preconditionFailure("IQ1_S requires importance weights") }
+            guard let w else { fatalError("IQ1_S requires importance weights") }
             quantizeRow(src, dst, n, w)
         },
         dequantize: { src, dst, n in dequantizeRow(src, dst, n) },

@@ -134,7 +134,7 @@ enum IQ2_S {
                         var u = 0
                         for i in 0 ..< 8 { u |= Int(L[8 * k + i]) << (2 * i) }
                         let gridIndex = Int(kmap[u])
-                        precondition(gridIndex >= 0, "IQ2_S: point \(u) not on grid")
+                        if gridIndex < 0 { fatalError("IQ2_S: point \(u) not on grid (non-finite input?)") }  // GGML_ABORT
                         let i8 = 2 * ib + k
                         qs.storeBytes(of: UInt8(gridIndex & 255), toByteOffset: i8, as: UInt8.self)
                         let h = qh.load(fromByteOffset: i8 / 4, as: UInt8.self)

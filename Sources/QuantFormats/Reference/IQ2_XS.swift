@@ -144,7 +144,7 @@ enum IQ2_XS {
                         var u = 0
                         for i in 0 ..< 8 { u |= Int(L[8 * k + i]) << (2 * i) }
                         let gridIndex = Int(kmap[u])
-                        precondition(gridIndex >= 0, "IQ2_XS: point \(u) not on grid")
+                        if gridIndex < 0 { fatalError("IQ2_XS: point \(u) not on grid (non-finite input?)") }  // GGML_ABORT
                         let sgn = k == 0 ? blockSigns.0 : blockSigns.1
                         q2[2 * ib + k] = UInt16(gridIndex) | UInt16(sgn) << 9
                     }
@@ -205,7 +205,7 @@ enum IQ2_XS {
 
     static let codec = RowCodec(
         quantize: { src, dst, n, w in
-            guard let w else { preconditionFailure("IQ2_XS requires importance weights") }
+            guard let w else { fatalError("IQ2_XS requires importance weights") }
             quantizeRow(src, dst, n, w)
         },
         dequantize: { src, dst, n in dequantizeRow(src, dst, n) },

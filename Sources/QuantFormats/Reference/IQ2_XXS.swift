@@ -147,7 +147,7 @@ enum IQ2_XXS {
                         var u = 0
                         for i in 0 ..< 8 { u |= Int(L[8 * k + i]) << (2 * i) }
                         let gridIndex = Int(kmap[u])
-                        precondition(gridIndex >= 0, "IQ2_XXS: point \(u) not on grid")
+                        if gridIndex < 0 { fatalError("IQ2_XXS: point \(u) not on grid (non-finite input?)") }  // GGML_ABORT
                         q2[2 * ib + 0] |= UInt32(gridIndex) << (8 * k)
                         q2[2 * ib + 1] |= UInt32(blockSigns[k]) << (7 * k)
                     }
@@ -201,7 +201,7 @@ enum IQ2_XXS {
 
     static let codec = RowCodec(
         quantize: { src, dst, n, w in
-            guard let w else { preconditionFailure("IQ2_XXS requires importance weights") }
+            guard let w else { fatalError("IQ2_XXS requires importance weights") }
             quantizeRow(src, dst, n, w)
         },
         dequantize: { src, dst, n in dequantizeRow(src, dst, n) },

@@ -147,7 +147,7 @@ enum IQ3_S {
                         var u = 0
                         for i in 0 ..< 4 { u |= Int(L[4 * k + i]) << (3 * i) }
                         let gridIndex = Int(kmap[u])
-                        precondition(gridIndex >= 0, "IQ3_S: point \(u) not on grid")
+                        if gridIndex < 0 { fatalError("IQ3_S: point \(u) not on grid (non-finite input?)") }  // GGML_ABORT
                         qs.storeBytes(of: UInt8(gridIndex & 255), toByteOffset: k, as: UInt8.self)
                         let g = ib * bs4 + k
                         let h = qh.load(fromByteOffset: g / 8, as: UInt8.self)

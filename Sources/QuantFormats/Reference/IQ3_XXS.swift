@@ -152,7 +152,7 @@ enum IQ3_XXS {
                         var u = 0
                         for i in 0 ..< 4 { u |= Int(L[4 * k + i]) << (3 * i) }
                         let gridIndex = Int(kmap[u])
-                        precondition(gridIndex >= 0, "IQ3_XXS: point \(u) not on grid")
+                        if gridIndex < 0 { fatalError("IQ3_XXS: point \(u) not on grid (non-finite input?)") }  // GGML_ABORT
                         q3[8 * ib + k] = UInt8(gridIndex)
                     }
                     scalesAndSigns[ib] = UInt32(blockSigns[0]) | UInt32(blockSigns[1]) << 7

@@ -11,6 +11,10 @@
 ///   a count `n` followed by `n` grid indices — every grid point whose squared distance to `u`
 ///   is among the `nwant` smallest distinct distances, in increasing (distance, index) order.
 ///
+/// ggml keeps the quantizer's grids as separate level tables (`kgrid_2bit_256`, …, `kgrid_512` in
+/// ggml-quants.c); they are exactly the level indices of the dequantization codebooks in
+/// ggml-common.h, entry for entry, so they are derived from `IQGrids` here.
+///
 /// The layout (lists in increasing `u`, each a count then the indices) is ggml's, so the lists
 /// and the order candidates are tried in are identical. Built once per codebook, lazily and
 /// thread-safely (Swift `static let`), and immutable afterwards.
@@ -21,6 +25,8 @@ final class IQGridIndex: @unchecked Sendable {
     let gridSize: Int
     /// Grid point `j`'s coordinates `2l+1`, `dims` bytes each (ggml's `kgrid_q2xs`/`kgrid_q3xs`).
     let grid: UnsafeMutablePointer<Int8>
+    /// The same coordinates as floats (what the distance loops use; exact).
+    let gridF: UnsafeMutablePointer<Float>
     /// Map index → grid index, or -(offset + 1) of the neighbour list (ggml's `kmap_q*xs`).
     let map: UnsafeMutablePointer<Int32>
     /// Neighbour lists (ggml's `kneighbors_q*xs`).
@@ -38,6 +44,7 @@ final class IQGridIndex: @unchecked Sendable {
         let mapSize = dims == 8 ? 43692 : 4096
         gridSize = codebook.count / dims
         grid = .allocate(capacity: gridSize * dims)
+        gridF = .allocate(capacity: gridSize * dims)
         map = .allocate(capacity: mapSize)
         map.initialize(repeating: -1, count: mapSize)
 
@@ -46,9 +53,10 @@ final class IQGridIndex: @unchecked Sendable {
             var index = 0
             for k in 0 ..< dims {
                 guard let l = levels.firstIndex(of: codebook[j * dims + k]) else {
-                    preconditionFailure("codebook byte \(codebook[j * dims + k]) is not a level")
+                    fatalError("codebook byte \(codebook[j * dims + k]) is not a level")
                 }
                 grid[j * dims + k] = Int8(2 * l + 1)
+                gridF[j * dims + k] = Float(2 * l + 1)
                 index |= l << (bits * k)
             }
             map[index] = Int32(j)
@@ -57,7 +65,7 @@ final class IQGridIndex: @unchecked Sendable {
         // Squared distances, split in two halves of dims/2 coordinates: for half-indices a, b
         // (each dims/2 levels of `bits` bits), half[a·S + b] = Σ ((2la+1) − (2lb+1))².
         let halfBits = bits * dims / 2, S = 1 << halfBits, mask = S - 1
-        let half = UnsafeMutablePointer<Int32>.allocate(capacity: S * S)
+        let half = UnsafeMutablePointer<Int>.allocate(capacity: S * S)
         for a in 0 ..< S {
             for b in 0 ..< S {
                 var d2 = 0
@@ -65,20 +73,20 @@ final class IQGridIndex: @unchecked Sendable {
                     let la = (a >> (bits * k)) & ((1 << bits) - 1), lb = (b >> (bits * k)) & ((1 << bits) - 1)
                     d2 += 4 * (la - lb) * (la - lb)
                 }
-                half[a * S + b] = Int32(d2)
+                half[a * S + b] = d2
             }
         }
-        let gLo = UnsafeMutablePointer<Int32>.allocate(capacity: gridSize)
-        let gHi = UnsafeMutablePointer<Int32>.allocate(capacity: gridSize)
+        let gLo = UnsafeMutablePointer<Int>.allocate(capacity: gridSize)
+        let gHi = UnsafeMutablePointer<Int>.allocate(capacity: gridSize)
         for j in 0 ..< gridSize {
             var index = 0
             for k in 0 ..< dims { index |= (Int(grid[j * dims + k] - 1) / 2) << (bits * k) }
-            gLo[j] = Int32(index & mask)
-            gHi[j] = Int32(index >> halfBits)
+            gLo[j] = index & mask
+            gHi[j] = index >> halfBits
         }
         let maxD2 = dims * 4 * ((1 << bits) - 1) * ((1 << bits) - 1)
-        let dist = UnsafeMutablePointer<Int32>.allocate(capacity: gridSize)
-        let hist = UnsafeMutablePointer<Int32>.allocate(capacity: maxD2 + 1)
+        let dist = UnsafeMutablePointer<Int>.allocate(capacity: gridSize)
+        let hist = UnsafeMutablePointer<Int>.allocate(capacity: maxD2 + 1)
         let next = UnsafeMutablePointer<Int>.allocate(capacity: maxD2 + 1)
         defer {
             half.deallocate(); gLo.deallocate(); gHi.deallocate()
@@ -93,14 +101,16 @@ final class IQGridIndex: @unchecked Sendable {
         for i in 0 ..< mapSize where map[i] < 0 {
             let rowLo = half + (i & mask) * S, rowHi = half + (i >> halfBits) * S
             hist.initialize(repeating: 0, count: maxD2 + 1)
-            for j in 0 ..< gridSize {
-                let d2 = rowLo[Int(gLo[j])] &+ rowHi[Int(gHi[j])]
+            var j = 0  // (a while loop: this runs ~10⁸ times, and debug builds test it too)
+            while j < gridSize {
+                let d2 = rowLo[gLo[j]] &+ rowHi[gHi[j]]
                 dist[j] = d2
-                hist[Int(d2)] &+= 1
+                hist[d2] &+= 1
+                j &+= 1
             }
             var nhave = 0, cutoff = 0, n = 0
             for d in 0 ... maxD2 where hist[d] > 0 {
-                nhave += 1; cutoff = d; n += Int(hist[d])
+                nhave += 1; cutoff = d; n += hist[d]
                 if nhave == nwant { break }
             }
             let start = lists.count
@@ -108,9 +118,9 @@ final class IQGridIndex: @unchecked Sendable {
             lists.append(UInt16(n))
             lists.append(contentsOf: repeatElement(0, count: n))
             var at = start + 1
-            for d in 0 ... cutoff { next[d] = at; at += Int(hist[d]) }
+            for d in 0 ... cutoff { next[d] = at; at += hist[d] }
             for j in 0 ..< gridSize where dist[j] <= cutoff {
-                let d = Int(dist[j])
+                let d = dist[j]
                 lists[next[d]] = UInt16(j)
                 next[d] += 1
             }
@@ -120,7 +130,7 @@ final class IQGridIndex: @unchecked Sendable {
     }
 
     deinit {
-        grid.deallocate(); map.deallocate(); neighbours.deallocate()
+        grid.deallocate(); gridF.deallocate(); map.deallocate(); neighbours.deallocate()
     }
 
     /// The little-endian bytes of a codebook table.
@@ -157,17 +167,22 @@ final class IQGridIndex: @unchecked Sendable {
         precondition(count > 0)
         var bestD2 = Float.greatestFiniteMagnitude
         var gridIndex = -1
-        for j in 1 ... count {
-            let pg = grid + Int(nb[j]) * dims
+        // The hottest loop of the i-quants: plain while loops keep debug builds tolerable.
+        var j = 1
+        while j <= count {
+            let pg = gridF + Int(nb[j]) &* dims
             var d2: Float = 0
-            for i in 0 ..< dims {
-                let q = Float(pg[i])
+            var i = 0
+            while i < dims {
+                let q = pg[i]
                 let diff = scale * q - xval[i]
                 d2 += weight[i] * diff * diff
+                i &+= 1
             }
             if d2 < bestD2 { bestD2 = d2; gridIndex = Int(nb[j]) }
+            j &+= 1
         }
-        precondition(gridIndex >= 0)
+        if gridIndex < 0 { fatalError("i-quant: no grid neighbour found (non-finite input?)") }  // GGML_ASSERT
         let pg = grid + gridIndex * dims
         for i in 0 ..< dims { L[i] = (pg[i] - 1) / 2 }
         return gridIndex
@@ -212,7 +227,7 @@ final class IQGridIndex: @unchecked Sendable {
                 if d2 < bestScore { bestScore = d2; gridIndex = i }
             }
         }
-        precondition(gridIndex >= 0, "IQ1: no grid point found")
+        if gridIndex < 0 { fatalError("IQ1: no grid point found (non-finite input?)") }  // GGML_ASSERT
         let pg = grid + gridIndex * 8
         for i in 0 ..< 8 { L[i] = (pg[i] - 1) / 2 }
         return gridIndex
@@ -228,10 +243,12 @@ final class IQGridIndex: @unchecked Sendable {
     return Int(Int32(bitPattern: v.bitPattern & 0x007f_ffff) - 0x0040_0000)
 }
 
-/// ggml's `MAX(a, b)` macro: `a > b ? a : b`.
-@inline(__always) func iqMax<T: Comparable>(_ a: T, _ b: T) -> T { a > b ? a : b }
+/// ggml's `MAX(a, b)` macro: `a > b ? a : b`. (Concrete overloads, not generics: debug builds
+/// would dispatch a generic comparison dynamically in the innermost loops.)
+@inline(__always) func iqMax(_ a: Float, _ b: Float) -> Float { a > b ? a : b }
+@inline(__always) func iqMax(_ a: Int, _ b: Int) -> Int { a > b ? a : b }
 /// ggml's `MIN(a, b)` macro: `a < b ? a : b`.
-@inline(__always) func iqMin<T: Comparable>(_ a: T, _ b: T) -> T { a < b ? a : b }
+@inline(__always) func iqMin(_ a: Int, _ b: Int) -> Int { a < b ? a : b }
 
 /// The F16 bits of `x`, rounded to nearest even (ggml's `GGML_FP32_TO_FP16`).
 @inline(__always) func iqF16(_ x: Float) -> UInt16 { Float16(x).bitPattern }

@@ -1,0 +1,122 @@
+import Foundation
+import GGUF
+import QKCore
+import QuantFormats
+
+/// One tensor of a quantization job: where it comes from and what it becomes.
+public struct PlannedTensor: Sendable {
+    public var name: String
+    public var shape: [Int]
+    public var inputType: GGMLType
+    public var outputType: GGMLType
+    /// Whether an importance matrix entry must exist for this tensor.
+    public var requiresImportance: Bool
+
+    public init(name: String, shape: [Int], inputType: GGMLType, outputType: GGMLType, requiresImportance: Bool = false) {
+        self.name = name
+        self.shape = shape
+        self.inputType = inputType
+        self.outputType = outputType
+        self.requiresImportance = requiresImportance
+    }
+
+    public var inputBytes: Int { inputType.byteCount(elements: shape.reduce(1, *)) ?? 0 }
+    public var outputBytes: Int { outputType.byteCount(elements: shape.reduce(1, *)) ?? 0 }
+}
+
+/// Progress of a running quantization, reported after every chunk.
+public struct QuantizeProgress: Sendable {
+    public var tensorIndex: Int
+    public var tensorCount: Int
+    public var tensorName: String
+    public var bytesDone: Int
+    public var bytesTotal: Int
+    public var elapsed: Double
+    /// Estimated seconds left, from the bytes done so far.
+    public var remaining: Double? { bytesDone > 0 ? elapsed * Double(bytesTotal - bytesDone) / Double(bytesDone) : nil }
+}
+
+/// What a finished quantization did.
+public struct QuantizeSummary: Sendable {
+    public var inputBytes: Int
+    public var outputBytes: Int
+    public var fileBytes: Int
+    public var parameters: Int
+    public var seconds: Double
+    public var typeCounts: [GGMLType: Int]
+    public var bitsPerWeight: Double { parameters > 0 ? Double(outputBytes * 8) / Double(parameters) : 0 }
+}
+
+/// Writes a quantized copy of a GGUF model, streaming one chunk of one tensor at a time:
+/// memory stays at a few tens of megabytes whatever the model size, and the output appears
+/// (atomically) only when every tensor is written.
+public enum GGUFQuantizer {
+    /// Checks the plan against the input and the importance matrix before anything is written,
+    /// naming the first problem (llama-quantize's checks, with clearer words).
+    public static func validate(_ plan: [PlannedTensor], input: GGUFModel, imatrix: ImportanceMatrix?, allowRequantize: Bool) throws {
+        for p in plan {
+            guard let t = input.tensor(named: p.name) else {
+                throw QuantKitError("plan names tensor '\(p.name)' that is not in the model", path: input.paths[0])
+            }
+            guard p.inputType != p.outputType else { continue }
+            if t.type.isQuantized && !allowRequantize {
+                throw QuantKitError("tensor '\(p.name)' is already quantized (\(t.type.name)); pass --allow-requantize to dequantize and quantize it again", path: input.paths[0])
+            }
+            if !(t.type.isFloat || t.type.isQuantized) || (t.type != .f32 && QuantCodec.codec(t.type) == nil) {
+                throw QuantKitError("tensor '\(p.name)' has type \(t.type.name), which cannot be converted", path: input.paths[0])
+            }
+            let n = t.shape.first ?? 1
+            let experts = t.shape.count > 2 ? t.shape[2...].reduce(1, *) : 1
+            if let imatrix, let w = imatrix.weights(for: p.name), p.outputType.isQuantized {
+                if w.count != n * experts && !p.name.hasPrefix("token_embd") {
+                    throw QuantKitError("importance matrix entry for '\(p.name)' has \(w.count) values, the tensor needs \(n * experts) (\(n) columns × \(experts) experts): is the imatrix for another model?", path: imatrix.path)
+                }
+                if w.contains(where: { !$0.isFinite }) {
+                    throw QuantKitError("importance matrix entry for '\(p.name)' contains non-finite values", path: imatrix.path)
+                }
+            } else if p.requiresImportance || QuantCodec.requiresImportance(p.outputType) {
+                if imatrix == nil {
+                    throw QuantKitError("tensor '\(p.name)' → \(p.outputType.name) needs an importance matrix (--imatrix)")
+                }
+                throw QuantKitError("importance matrix has no entry for tensor '\(p.name)', which \(p.outputType.name) needs: is it for another model?", path: imatrix!.path)
+            }
+        }
+    }
+
+    /// Quantizes `input` into `outputPath` following `plan` (tensors written in plan order),
+    /// with `metadata` as the output's metadata.
+    public static func run(input: GGUFModel, plan: [PlannedTensor], metadata: GGUFMetadata, outputPath: String,
+                           imatrix: ImportanceMatrix?, allowRequantize: Bool = false,
+                           pool: ThreadPool = .shared, threads: Int? = nil,
+                           progress: ((QuantizeProgress) -> Void)? = nil) throws -> QuantizeSummary {
+        try validate(plan, input: input, imatrix: imatrix, allowRequantize: allowRequantize)
+        let start = DispatchTime.now().uptimeNanoseconds
+        func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        let infos = plan.map { GGUFTensorInfo(name: $0.name, type: $0.outputType, shape: $0.shape) }
+        let writer = try GGUFWriter(path: outputPath, metadata: metadata, tensors: infos)
+        let converter = TensorConverter(pool: pool, threads: threads)
+        let totalIn = plan.reduce(0) { $0 + $1.inputBytes }
+        var doneIn = 0
+        var counts: [GGMLType: Int] = [:]
+        for (i, p) in plan.enumerated() {
+            let info = input.tensor(named: p.name)!
+            let data = input.data(of: info)
+            let weights = p.outputType.isQuantized ? imatrix?.weights(for: p.name) : nil
+            let usable = weights.flatMap { w in w.count == info.rowLength * max(1, info.rowCount / max(1, info.shape.count > 1 ? info.shape[1] : 1)) ? w : nil }
+            let rowBytes = info.type.rowSize(info.rowLength)
+            try converter.convert(data, inType: info.type, shape: info.shape, to: p.outputType, importance: usable,
+                                  sink: { try writer.append($0) },
+                                  progress: { rows in
+                                      progress?(QuantizeProgress(tensorIndex: i, tensorCount: plan.count, tensorName: p.name,
+                                                                 bytesDone: doneIn + rows * rowBytes, bytesTotal: totalIn, elapsed: elapsed()))
+                                  })
+            if info.byteCount == 0 { try writer.append(UnsafeRawBufferPointer(start: nil, count: 0)) }
+            doneIn += p.inputBytes
+            counts[p.outputType, default: 0] += 1
+        }
+        try writer.finish()
+        return QuantizeSummary(inputBytes: totalIn, outputBytes: plan.reduce(0) { $0 + $1.outputBytes },
+                               fileBytes: writer.fileSize, parameters: plan.reduce(0) { $0 + $1.shape.reduce(1, *) },
+                               seconds: elapsed(), typeCounts: counts)
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import GGUF
+import QKCore
+import Quantization
+
+/// `quant quantize IN OUT TYPE`: llama-quantize's job, streamed.
+struct QuantizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantize",
+        abstract: "Quantize a GGUF model to a llama.cpp file type (Q4_K_M, IQ4_XS, …), bit-exact with llama-quantize.",
+        discussion: "TYPE is a llama-quantize file type (case-insensitive; Q3_K/Q4_K/Q5_K mean the _M mixes; COPY copies). "
+            + "With --pure, TYPE may also be any ggml type (e.g. IQ2_S, Q4_K): every 2-D/3-D tensor becomes it.")
+
+    @Argument(help: "Input GGUF (any shard of a split model).") var input: String
+    @Argument(help: "Output GGUF.") var output: String
+    @Argument(help: "File type, e.g. Q4_K_M.") var type: String
+
+    @Option(name: .long, help: "Importance matrix (llama.cpp GGUF imatrix or legacy .dat).") var imatrix: String?
+    @Option(name: [.customLong("include-weights")], help: "Use the imatrix only for tensors whose name contains this (repeatable).")
+    var includeWeights: [String] = []
+    @Option(name: [.customLong("exclude-weights")], help: "Do not use the imatrix for tensors whose name contains this (repeatable).")
+    var excludeWeights: [String] = []
+    @Flag(name: .long, help: "Every quantizable tensor gets TYPE: no mix rules.") var pure = false
+    @Flag(name: [.customLong("allow-requantize")], help: "Dequantize already-quantized tensors and quantize them again.")
+    var allowRequantize = false
+    @Flag(name: [.customLong("leave-output-tensor")], help: "Keep output.weight as it is.") var leaveOutputTensor = false
+    @Option(name: [.customLong("output-tensor-type")], help: "Type for output.weight.") var outputTensorType: String?
+    @Option(name: [.customLong("token-embedding-type")], help: "Type for token_embd.weight.") var tokenEmbeddingType: String?
+    @Option(name: [.customLong("tensor-type")], help: "PATTERN=TYPE: tensors whose name matches the regex get TYPE (repeatable).")
+    var tensorType: [String] = []
+    @Option(name: [.customLong("override-kv")], help: "KEY=TYPE:VALUE metadata override (int, float, bool, str; repeatable).")
+    var overrideKV: [String] = []
+    @Flag(name: [.customLong("dry-run")], help: "Print the per-tensor plan and final size; write nothing.") var dryRun = false
+    @Option(name: [.short, .long], help: "Threads (default: all cores).") var threads: Int?
+    @Flag(name: .long, help: "Print a machine-readable summary.") var json = false
+    @Flag(name: .long, help: "No progress output.") var quiet = false
+
+    func run() throws {
+        try CLI.guarded {
+            CLI.removeTemporariesOnSignals()
+            var r = QuantizeRequest(typeName: type)
+            r.pure = pure
+            r.imatrixPath = imatrix
+            r.includeWeights = includeWeights
+            r.excludeWeights = excludeWeights
+            r.allowRequantize = allowRequantize
+            r.leaveOutputTensor = leaveOutputTensor
+            r.outputTensorType = try outputTensorType.map(CLI.ggmlType)
+            r.tokenEmbeddingType = try tokenEmbeddingType.map(CLI.ggmlType)
+            r.tensorTypes = try tensorType.map(TensorTypeOverride.parse)
+            r.overrides = try overrideKV.map(QuantizeJob.parseOverride)
+            let model = try GGUFModel(path: input)
+            let job = try QuantizeJob(model: model, request: r)
+            let inBytes = job.plan.reduce(0) { $0 + $1.inputBytes }
+            let outBytes = job.plan.reduce(0) { $0 + $1.outputBytes }
+            let params = job.plan.reduce(0) { $0 + $1.shape.reduce(1, *) }
+            if dryRun {
+                try GGUFQuantizer.validate(job.plan, input: model, imatrix: job.imatrix, allowRequantize: true)
+                for (i, p) in job.plan.enumerated() {
+                    let shape = p.shape.map(String.init).joined(separator: " x ")
+                    let change = p.inputType == p.outputType ? "keep \(p.outputType.name)" : "\(p.inputType.name) -> \(p.outputType.name)"
+                    print("[\(i + 1)/\(job.plan.count)] \(p.name) [\(shape)] \(change)  \(CLI.mib(p.inputBytes)) -> \(CLI.mib(p.outputBytes))"
+                          + (job.reasons[p.name].map { "  (\($0))" } ?? ""))
+                }
+                print("model size: \(CLI.mib(inBytes)) -> \(CLI.mib(outBytes)) (\(String(format: "%.2f", Double(outBytes * 8) / Double(max(params, 1)))) bpw), \(job.plan.count) tensors")
+                return
+            }
+            let pool = threads.map { ThreadPool(threads: $0) } ?? .shared
+            let reporter = ProgressLine(enabled: !quiet && !json)
+            let summary = try GGUFQuantizer.run(input: model, plan: job.plan, metadata: job.metadata, outputPath: output,
+                                                imatrix: job.imatrix, allowRequantize: job.allowRequantize, pool: pool,
+                                                progress: { p in
+                reporter.update("[\(p.tensorIndex + 1)/\(p.tensorCount)] \(p.tensorName) \(CLI.mib(p.bytesDone)) / \(CLI.mib(p.bytesTotal))"
+                                + (p.remaining.map { String(format: ", ETA %.0fs", $0) } ?? ""))
+            })
+            reporter.finish()
+            let types = summary.typeCounts.sorted { $0.value > $1.value }.map { "\($0.key.name): \($0.value)" }
+            if json {
+                let obj: [String: Any] = [
+                    "input": input, "output": output, "file_type": job.fileTypeName,
+                    "input_bytes": summary.inputBytes, "output_bytes": summary.outputBytes, "file_bytes": summary.fileBytes,
+                    "parameters": summary.parameters, "bits_per_weight": summary.bitsPerWeight, "seconds": summary.seconds,
+                    "tensor_types": Dictionary(uniqueKeysWithValues: summary.typeCounts.map { ($0.key.name, $0.value) }),
+                ]
+                print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
+            } else {
+                print("quantized \(input) -> \(output) (\(job.fileTypeName))")
+                print("  size \(CLI.mib(summary.inputBytes)) -> \(CLI.mib(summary.outputBytes)), \(String(format: "%.3f", summary.bitsPerWeight)) bpw, \(String(format: "%.2f", summary.seconds)) s")
+                print("  tensors: \(types.joined(separator: ", "))")
+            }
+        }
+    }
+}
