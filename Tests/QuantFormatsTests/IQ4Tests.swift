@@ -1,9 +1,8 @@
-#if DEBUG
 @testable import QuantFormats
 import Testing
 
-/// The vectorized nearest-codebook search (used by release builds) against ggml's scalar
-/// `best_index_int8` port (used by debug builds, hence covered by the golden test there).
+/// The vectorized nearest-codebook search (used by release builds, so covered by the golden
+/// test there) against ggml's scalar `best_index_int8` port (used by debug builds).
 struct IQ4Tests {
     /// Values where the two could part ways: every entry, every midpoint, their float
     /// neighbours, beyond both ends, zeros, infinities and NaN.
@@ -44,4 +43,3 @@ struct IQ4Tests {
         }
     }
 }
-#endif

@@ -15,7 +15,7 @@ enum KQuantHelpers {
     /// nearest with ties to even for |x| < 2²² (and wraps, like ggml, beyond).
     @inline(__always) static func nearestInt(_ f: Float) -> Int {
         let v = f + 12582912
-        return Int(v.bitPattern & 0x007f_ffff) - 0x0040_0000
+        return Int(v.bitPattern & 0x007f_ffff) &- 0x0040_0000
     }
 
     /// C's `MAX(a, b)` macro: `a > b ? a : b` (differs from `Swift.max` on ties and NaN).
@@ -25,10 +25,10 @@ enum KQuantHelpers {
     /// `MAX(lo, MIN(hi, l))` for lo ≤ hi, without branches (the hot loops' clamps are
     /// unpredictable; integer arithmetic gives exactly the same value).
     @inline(__always) static func clamp(_ l: Int, _ lo: Int, _ hi: Int) -> Int {
-        let a = l - hi
-        let m = hi + (a & (a >> 63))  // min(l, hi)
-        let b = m - lo
-        return lo + (b & ~(b >> 63))  // max(m, lo)
+        let a = l &- hi
+        let m = hi &+ (a & (a >> 63))  // min(l, hi)
+        let b = m &- lo
+        return lo &+ (b & ~(b >> 63))  // max(m, lo)
     }
 
     /// C's `MAX(a, b)` on floats.
@@ -98,7 +98,7 @@ enum KQuantHelpers {
         for i in 0 ..< n {
             var l = nearestInt(iscale * x[i])
             l = clamp(l, -nmax, nmax - 1)
-            L[i] = Int8(truncatingIfNeeded: l + nmax)
+            L[i] = Int8(truncatingIfNeeded: l &+ nmax)
             let w = qw[i]
             let lf = Float(l)
             sumlx += w * x[i] * lf
@@ -121,7 +121,7 @@ enum KQuantHelpers {
             if suml2 > 0 && sumlx * sumlx > best * suml2 {
                 for i in 0 ..< n {
                     let l = nearestInt(iscale * x[i])
-                    L[i] = Int8(truncatingIfNeeded: nmax + clamp(l, -nmax, nmax - 1))
+                    L[i] = Int8(truncatingIfNeeded: nmax &+ clamp(l, -nmax, nmax - 1))
                 }
                 scale = sumlx / suml2
                 best = scale * sumlx
@@ -189,7 +189,7 @@ enum KQuantHelpers {
         for i in 0 ..< n {
             var l = nearestInt(iscale * x[i])
             l = clamp(l, -nmax, nmax - 1)
-            L[i] = Int8(truncatingIfNeeded: l + nmax)
+            L[i] = Int8(truncatingIfNeeded: l &+ nmax)
         }
         return 1 / iscale
     }

@@ -27,16 +27,16 @@ enum MXFP4 {
     }
 
     @inline(__always) static func bestIndex(_ kv: UnsafePointer<Int8>, _ x: Float, _ e: Float) -> UInt8 {
-        var bestIndex: UInt8 = 0
+        var bestIndex = 0
         var bestErr = abs(Float(kv[0]) * e - x)
         for i in 1 ..< 16 {
             let err = abs(Float(kv[i]) * e - x)
             if err < bestErr {
-                bestIndex = UInt8(i)
+                bestIndex = i
                 bestErr = err
             }
         }
-        return bestIndex
+        return UInt8(truncatingIfNeeded: bestIndex)
     }
 
     static func quantizeRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt8>, _ n: Int) {
