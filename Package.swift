@@ -40,6 +40,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: speed),
+        // Runs the built `quant` binary as a user would (exit codes, files left behind, output).
+        .testTarget(name: "CLITests", dependencies: ["quant"], swiftSettings: speed),
         .testTarget(name: "QKCoreTests", dependencies: ["QKCore"], swiftSettings: speed),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "QKCore"], swiftSettings: speed),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "QKCore"], swiftSettings: speed),

@@ -19,6 +19,12 @@ struct GoldenQuantTests {
         }
     }
 
+    /// The golden data must be there: a missing ../shared would otherwise pass vacuously.
+    @Test func goldenDataIsPresent() {
+        #expect(FileManager.default.fileExists(atPath: "\(Self.goldenDir)/inputs.gguf"), "golden data missing at \(Self.goldenDir)")
+        #expect(Self.goldenTypes.count >= 24, "only \(Self.goldenTypes.count) golden types found")
+    }
+
     static func floats(_ f: GGUFFile, _ t: GGUFTensorInfo) -> [Float] {
         precondition(t.type == .f32)
         return Array(f.data(of: t).bindMemory(to: Float.self))

@@ -19,6 +19,10 @@ struct PureQuantizeGoldenTests {
             .filter { $0.hasSuffix(".gguf") }.map { String($0.dropLast(5)) }.sorted()
     }
 
+    @Test func everyGoldenTypeIsCovered() {
+        #expect(Self.types.count >= 24, "golden files missing under \(Self.golden)")
+    }
+
     @Test("pure quantization of the golden inputs equals ggml's", arguments: types)
     func pureFileMatches(typeName: String) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qk-pure-\(UUID().uuidString)").path
