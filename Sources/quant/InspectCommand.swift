@@ -3,6 +3,7 @@ import Foundation
 import GGUF
 import Inspection
 import QKCore
+import SafeTensors
 
 /// `quant inspect FILE`: what a model file holds.
 struct InspectCommand: ParsableCommand {
@@ -16,8 +17,26 @@ struct InspectCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the complete metadata and every tensor as JSON.")
     var json = false
 
+    /// A directory (checkpoint), an index, or a file not starting with the GGUF magic.
+    static func isSafeTensors(_ path: String) throws -> Bool {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw QuantKitError("no such file or directory", path: path)
+        }
+        if isDir.boolValue || path.hasSuffix(".json") { return true }
+        guard let h = FileHandle(forReadingAtPath: path) else { throw QuantKitError("cannot open", path: path) }
+        defer { try? h.close() }
+        let magic = h.readData(ofLength: 4)
+        return magic != Data("GGUF".utf8) && path.hasSuffix(".safetensors")
+    }
+
     func run() throws {
         try CLI.guarded {
+            if try Self.isSafeTensors(path) {
+                let model = try SafeTensorsModel(path: path)
+                print(json ? try ModelSummary.json(safetensors: model) : ModelSummary(safetensors: model).render())
+                return
+            }
             let model = try GGUFModel(path: path)
             if json {
                 print(model.jsonSummary().serialized(pretty: true))
