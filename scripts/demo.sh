@@ -16,7 +16,7 @@ mkdir -p "$OUT"
 "$QUANT" inspect "$SRC"
 echo
 "$QUANT" quantize --allow-requantize --pure "$SRC" "$OUT/smollm2-f32.gguf" F32
-for t in Q8_0 Q6_K Q5_K Q4_K Q4_0 IQ4_NL Q3_K Q2_K; do
-  "$QUANT" quantize --pure "$OUT/smollm2-f32.gguf" "$OUT/smollm2-$t.gguf" "$t"
+for t in Q8_0 Q6_K Q5_K_M Q4_K_M Q4_0 IQ4_XS Q3_K_M Q2_K; do
+  "$QUANT" quantize "$OUT/smollm2-f32.gguf" "$OUT/smollm2-$t.gguf" "$t"
 done
 ls -la "$OUT"
