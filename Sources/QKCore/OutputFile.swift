@@ -104,7 +104,7 @@ public final class OutputFile {
             let r = sysWrite(fd, p + done, n - done)
             if r < 0 {
                 if errno == EINTR { continue }
-                let reason = errno == ENOSPC ? "disk full" : String(cString: strerror(errno))
+                let reason = errno == ENOSPC ? "disk full" : errno == EFBIG ? "file too large (size limit reached)" : String(cString: strerror(errno))
                 throw QuantKitError("write failed: \(reason)", path: path)
             }
             done += r

@@ -20,12 +20,19 @@ enum CLI {
 
     /// On SIGINT/SIGTERM, removes partly written outputs before exiting.
     static func removeTemporariesOnSignals() {
+        // A file-size limit (ulimit -f) then surfaces as a write error, not a kill.
+        signal(SIGXFSZ, SIG_IGN)
+        var set = sigset_t()
+        sigemptyset(&set)
         for s in [SIGINT, SIGTERM, SIGHUP] {
             signal(s) { sig in
                 OutputFile.removeAllTemporaries()
                 _exit(128 + sig)
             }
+            sigaddset(&set, s)
         }
+        // A parent may have started us with these blocked (they are inherited): unblock them.
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     static func ggmlType(_ name: String) throws -> GGMLType {
