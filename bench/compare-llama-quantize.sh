@@ -17,7 +17,7 @@ W=${WORK:-$PWD/out/compare}
 mkdir -p "$W"
 swift build -c release --product quant >/dev/null
 Q=$(swift build -c release --show-bin-path)/quant
-cat "$M"/text/eng/*.txt | head -c 300000 > "$W/calib.txt"
+python3 -c "import sys,glob; sys.stdout.buffer.write(b''.join(open(f,'rb').read() for f in sorted(glob.glob(sys.argv[1]+'/text/eng/*.txt')))[:300000])" "$M" > "$W/calib.txt"
 measure() { /usr/bin/time -f "%e %M" -o "$W/time.txt" "$@" > "$W/last.log" 2>&1 || { tail -5 "$W/last.log"; return 1; }; cat "$W/time.txt"; }
 printf "%-28s %-8s %-4s %-9s %8s %8s %10s %10s\n" model type imat identical "llama s" "ours s" "llama MB" "ours MB"
 for model in $MODELS; do

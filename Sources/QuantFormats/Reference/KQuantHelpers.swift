@@ -79,8 +79,85 @@ enum KQuantHelpers {
         }
     }
 
+    /// `make_qx_quants` with the 18 trial scales searched side by side in SIMD lanes. Each lane
+    /// performs exactly the scalar loop's operations for its step, in the same order and with
+    /// one rounding each, so the sums (and the chosen scale) are bit-identical; only the
+    /// comparison of the steps runs afterwards, in ggml's step order.
     @inline(__always)
-    private static func makeQxQuants(_ n: Int, _ nmax: Int, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
+    static func makeQxQuants(_ n: Int, _ nmax: Int, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
+                             weights qw: UnsafePointer<Float>) -> Float {
+        var max: Float = 0
+        var amax: Float = 0
+        for i in 0 ..< n {
+            let ax = abs(x[i])
+            if ax > amax { amax = ax; max = x[i] }
+        }
+        if amax < groupMaxEps {
+            for i in 0 ..< n { L[i] = 0 }
+            return 0
+        }
+        var iscale = Float(-nmax) / max
+        var sumlx: Float = 0
+        var suml2: Float = 0
+        for i in 0 ..< n {
+            var l = nearestInt(iscale * x[i])
+            l = clamp(l, -nmax, nmax - 1)
+            L[i] = Int8(truncatingIfNeeded: l &+ nmax)
+            let w = qw[i]
+            let lf = Float(l)
+            sumlx += w * x[i] * lf
+            suml2 += w * lf * lf
+        }
+        var scale: Float = suml2 != 0 ? sumlx / suml2 : 0
+        var best = scale * sumlx
+        // Lanes 0..<18 hold steps -9…-1, 1…9; the rest repeat step 9 and are ignored.
+        var scaleA = SIMD8<Float>(), scaleB = SIMD8<Float>(), scaleC = SIMD8<Float>()
+        for lane in 0 ..< 24 {
+            let k = min(lane, 17)
+            let step = k < 9 ? k - 9 : k - 8
+            let v = -(Float(nmax) + 0.1 * Float(step)) / max
+            if lane < 8 { scaleA[lane] = v } else if lane < 16 { scaleB[lane - 8] = v } else { scaleC[lane - 16] = v }
+        }
+        let lo = SIMD8<Int32>(repeating: Int32(-nmax)), hi = SIMD8<Int32>(repeating: Int32(nmax - 1))
+        @inline(__always) func levels(_ s: SIMD8<Float>, _ xi: Float) -> SIMD8<Float> {
+            let v = s * SIMD8(repeating: xi) + SIMD8(repeating: 12582912)
+            let bits = unsafeBitCast(v, to: SIMD8<Int32>.self)
+            var l = (bits & 0x007f_ffff) &- 0x0040_0000
+            l = l.replacing(with: hi, where: l .> hi)
+            l = l.replacing(with: lo, where: l .< lo)
+            return SIMD8<Float>(l)
+        }
+        var lxA = SIMD8<Float>(), lxB = SIMD8<Float>(), lxC = SIMD8<Float>()
+        var l2A = SIMD8<Float>(), l2B = SIMD8<Float>(), l2C = SIMD8<Float>()
+        for i in 0 ..< n {
+            let xi = x[i], w = qw[i]
+            let wx = SIMD8<Float>(repeating: w * xi)
+            let wv = SIMD8<Float>(repeating: w)
+            let a = levels(scaleA, xi), b = levels(scaleB, xi), c = levels(scaleC, xi)
+            lxA += wx * a; lxB += wx * b; lxC += wx * c
+            l2A += wv * a * a; l2B += wv * b * b; l2C += wv * c * c
+        }
+        for k in 0 ..< 18 {
+            let (slx, sl2, isc): (Float, Float, Float) = k < 8 ? (lxA[k], l2A[k], scaleA[k])
+                : k < 16 ? (lxB[k - 8], l2B[k - 8], scaleB[k - 8]) : (lxC[k - 16], l2C[k - 16], scaleC[k - 16])
+            if sl2 > 0 && slx * slx > best * sl2 {
+                iscale = isc
+                sumlx = slx
+                suml2 = sl2
+                for i in 0 ..< n {
+                    let l = nearestInt(iscale * x[i])
+                    L[i] = Int8(truncatingIfNeeded: nmax &+ clamp(l, -nmax, nmax - 1))
+                }
+                scale = sumlx / suml2
+                best = scale * sumlx
+            }
+        }
+        return scale
+    }
+
+    /// The scalar form of the search, step after step exactly as ggml writes it: the
+    /// specification the lane-parallel `makeQxQuants(_:_:_:_:weights:)` is tested against.
+    static func makeQxQuantsReference(_ n: Int, _ nmax: Int, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
                                      weights qw: UnsafePointer<Float>) -> Float {
         var max: Float = 0
         var amax: Float = 0
