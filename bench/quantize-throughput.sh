@@ -3,7 +3,7 @@
 #   bench/quantize-throughput.sh LIBGGML_BASE_SO [TYPES] [THREADS]
 # LIBGGML_BASE_SO: libggml-base.so from a llama.cpp build (e.g. the one vendored in the
 # llama-cpp-python==0.3.36 sdist: cmake -B build -DBUILD_SHARED_LIBS=ON && cmake --build build).
-# Input: 1024 rows × 4096 columns of Gaussian and Laplace weights (16 MiB of F32), plus an imatrix.
+# Input: ROWS (default 256) × 4096 Gaussian and Laplace weights (4 MiB of F32), plus an imatrix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIB=${1:?path to libggml-base.so}
@@ -12,11 +12,11 @@ THREADS=${3:-1,$(nproc)}
 SECONDS_PER=${SECONDS_PER:-1}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-python3 - "$WORK" <<'PY'
+python3 - "$WORK" "${ROWS:-256}" <<'PY'
 import sys, numpy as np, gguf
 d = sys.argv[1]
 rng = np.random.default_rng(0)
-rows, n = 1024, 4096
+rows, n = int(sys.argv[2]), 4096
 x = np.concatenate([rng.standard_normal((rows // 2, n)), rng.laplace(size=(rows // 2, n))]).astype(np.float32) * 0.02
 w = gguf.GGUFWriter(f"{d}/input.gguf", "bench"); w.add_tensor("bench.weight", x)
 w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
@@ -34,7 +34,7 @@ for mode in plain imatrix; do
   "$QUANT" bench-formats --input "$WORK/input.gguf" "${extra[@]}" --types "$TYPES" --threads "$THREADS" --seconds "$SECONDS_PER" --json > "$WORK/ours-$mode.json"
   python3 bench/ggml_quantize_bench.py --lib "$LIB" --input "$WORK/input.gguf" "${extra[@]}" --types "$TYPES" --threads "$THREADS" --seconds "$SECONDS_PER" > "$WORK/ggml-$mode.json"
 done
-python3 - "$WORK" <<'PY'
+python3 - "$WORK" "${ROWS:-256}" <<'PY'
 import json, sys
 d = sys.argv[1]
 print(f"{'type':8} {'mode':8} {'thr':>3} {'QuantKit MB/s':>14} {'ggml MB/s':>10} {'ratio':>6}")
