@@ -89,7 +89,7 @@ enum Q5_0 {
     static let codec = RowCodec(
         quantize: { src, dst, n, w in
             let y = dst.assumingMemoryBound(to: UInt8.self)
-            if let w { quantizeRowWeighted(src, y, n, w) } else { quantizeRow(src, y, n) }
+            if let w { quantizeRowWeighted(src, y, n, w) } else { LegacyFast.q5_0(src, y, n) }
         },
         dequantize: { src, dst, n in dequantizeRow(src.assumingMemoryBound(to: UInt8.self), dst, n) })
 }
