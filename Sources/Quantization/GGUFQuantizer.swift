@@ -106,8 +106,10 @@ public enum GGUFQuantizer {
             // the model (a mapped page counts as ours until released).
             let mapping = input.shard(ofTensorAt: positions[p.name]!).file
             var released = 0
-            let weights = p.outputType.isQuantized ? imatrix?.weights(for: p.name) : nil
-            let usable = weights.flatMap { w in w.count == info.rowLength * max(1, info.rowCount / max(1, info.shape.count > 1 ? info.shape[1] : 1)) ? w : nil }
+            // validate() has refused mis-sized entries except token_embd's, which llama-quantize
+            // quantizes without weights.
+            let experts = info.shape.count > 2 ? info.shape[2...].reduce(1, *) : 1
+            let usable = p.outputType.isQuantized ? imatrix?.weights(for: p.name).flatMap { $0.count == info.rowLength * experts ? $0 : nil } : nil
             let rowBytes = info.type.rowSize(info.rowLength)
             try converter.convert(data, inType: info.type, shape: info.shape, to: p.outputType, importance: usable,
                                   sink: { try writer.append($0) },

@@ -350,82 +350,13 @@ enum KQuantHelpers {
         return scale
     }
 
-    /// `make_qkx3_quants` with weights given: `makeQkx2Quants` with ggml's later variant of the
-    /// degenerate-range test (`max <= min`). Squared error only (`use_mad` is always false
-    /// where ggml calls it).
+    /// `make_qkx3_quants` with weights given: ggml's later copy of `make_qkx2_quants`, which
+    /// tests the degenerate range as `max <= min` (equivalent: after the scan min ≤ max, and
+    /// NaN fails both tests) and is always called with squared error.
     static func makeQkx3Quants(_ n: Int, _ nmax: Int, _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
                                _ L: UnsafeMutablePointer<UInt8>, _ theMin: inout Float, _ laux: UnsafeMutablePointer<UInt8>,
                                _ rmin: Float, _ rdelta: Float, _ nstep: Int) -> Float {
-        var min = x[0]
-        var max = x[0]
-        var sumW = weights[0]
-        var sumX = sumW * x[0]
-        for i in 1 ..< n {
-            if x[i] < min { min = x[i] }
-            if x[i] > max { max = x[i] }
-            let w = weights[i]
-            sumW += w
-            sumX += w * x[i]
-        }
-        if min > 0 { min = 0 }
-        if max <= min {
-            for i in 0 ..< n { L[i] = 0 }
-            theMin = -min
-            return 0
-        }
-        var iscale = Float(nmax) / (max - min)
-        var scale = 1 / iscale
-        var bestMad: Float = 0
-        for i in 0 ..< n {
-            let l = nearestInt(iscale * (x[i] - min))
-            L[i] = UInt8(truncatingIfNeeded: clamp(l, 0, nmax))
-            var diff = scale * Float(L[i]) + min - x[i]
-            diff = diff * diff
-            bestMad += weights[i] * diff
-        }
-        if nstep < 1 {
-            theMin = -min
-            return scale
-        }
-        for step in 0 ... nstep {
-            iscale = (rmin + rdelta * Float(step) + Float(nmax)) / (max - min)
-            var sumL: Float = 0
-            var sumL2: Float = 0
-            var sumXL: Float = 0
-            for i in 0 ..< n {
-                var l = nearestInt(iscale * (x[i] - min))
-                l = clamp(l, 0, nmax)
-                laux[i] = UInt8(truncatingIfNeeded: l)
-                let w = weights[i]
-                let lf = Float(l)
-                sumL += w * lf
-                sumL2 += w * lf * lf
-                sumXL += w * lf * x[i]
-            }
-            let D = sumW * sumL2 - sumL * sumL
-            if D > 0 {
-                var thisScale = (sumW * sumXL - sumX * sumL) / D
-                var thisMin = (sumL2 * sumX - sumL * sumXL) / D
-                if thisMin > 0 {
-                    thisMin = 0
-                    thisScale = sumXL / sumL2
-                }
-                var mad: Float = 0
-                for i in 0 ..< n {
-                    var diff = thisScale * Float(laux[i]) + thisMin - x[i]
-                    diff = diff * diff
-                    mad += weights[i] * diff
-                }
-                if mad < bestMad {
-                    for i in 0 ..< n { L[i] = laux[i] }
-                    bestMad = mad
-                    scale = thisScale
-                    min = thisMin
-                }
-            }
-        }
-        theMin = -min
-        return scale
+        makeQkx2Quants(n, nmax, x, weights, L, &theMin, laux, rmin, rdelta, nstep, false)
     }
 
     /// `make_qp_quants`: quantizes non-negative values (sub-block scales or mins) to
