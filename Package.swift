@@ -14,7 +14,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "quant", targets: ["quant"]),
-        .library(name: "QuantKit", targets: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection"]),
+        .library(name: "QuantKit", targets: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
+                                             "Tokenizers", "DotKernels", "Inference", "Evaluation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,8 +36,20 @@ let package = Package(
         // Whole-file quantization pipelines built on the formats.
         .target(name: "Quantization", dependencies: ["QKCore", "GGUF", "SafeTensors", "QuantFormats",
                                                      .product(name: "Logging", package: "swift-log")], swiftSettings: speed),
+        // Text ↔ token ids from GGUF vocabularies (SentencePiece and byte-level BPE), as llama.cpp does.
+        .target(name: "Tokenizers", dependencies: ["QKCore", "GGUF"], swiftSettings: speed),
+        // SIMD intrinsics for quantized dot products, chosen at run time by CPU feature (portable build).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // Quantized-weight × activation dot products and tiled matmuls, with plain Swift references.
+        .target(name: "DotKernels", dependencies: ["QKCore", "QuantFormats", "CKernels"], swiftSettings: speed),
+        // The CPU inference engine: model loading and one forward pass per architecture.
+        .target(name: "Inference", dependencies: ["QKCore", "GGUF", "QuantFormats", "DotKernels", "Tokenizers"],
+                swiftSettings: speed),
+        // Perplexity, KL divergence, generation and speed benchmarks on top of the engine.
+        .target(name: "Evaluation", dependencies: ["QKCore", "GGUF", "Inference", "Tokenizers"], swiftSettings: speed),
         .executableTarget(name: "quant", dependencies: [
             "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
+            "Tokenizers", "Inference", "Evaluation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: speed),
@@ -46,6 +59,10 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "QKCore"], swiftSettings: speed),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "QKCore"], swiftSettings: speed),
         .testTarget(name: "QuantFormatsTests", dependencies: ["QuantFormats", "GGUF", "QKCore"], swiftSettings: speed),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "GGUF", "QKCore"], swiftSettings: speed),
+        .testTarget(name: "DotKernelsTests", dependencies: ["DotKernels", "QuantFormats", "QKCore"], swiftSettings: speed),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Evaluation", "Tokenizers", "GGUF", "QKCore"],
+                    swiftSettings: speed),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "QuantFormats", "QKCore"], swiftSettings: speed),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,2 @@
+/// Tokenizers: filled in by the tokenizer work.
+enum TokenizersPlaceholder {}
