@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "QuantFormatsTests", dependencies: ["QuantFormats", "GGUF", "QKCore"], swiftSettings: speed),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "GGUF", "QKCore"], swiftSettings: speed),
         .testTarget(name: "DotKernelsTests", dependencies: ["DotKernels", "QuantFormats", "QKCore"], swiftSettings: speed),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Evaluation", "Tokenizers", "GGUF", "QKCore"],
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Evaluation", "Tokenizers", "Quantization", "GGUF", "QKCore"],
                     swiftSettings: speed),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "QuantFormats", "QKCore"], swiftSettings: speed),
     ],

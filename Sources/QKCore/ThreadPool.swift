@@ -72,12 +72,18 @@ public final class ThreadPool: @unchecked Sendable {
         private var startCond = pthread_cond_t()
         private var doneCond = pthread_cond_t()
         private var generation: UInt64 = 0
-        private var pending = 0
         private var participants = 0
         private var shuttingDown = false
         private var job: ((Int) -> Void)?
         private var jobCount = 0
         private let next = ManagedAtomic<Int>(0)
+        /// Mirrors of `generation` and the count of busy workers, polled before sleeping:
+        /// back-to-back small jobs (one per matmul when generating text) then start and finish
+        /// without a futex round trip.
+        private let publishedGeneration = ManagedAtomic<UInt64>(0)
+        private let busy = ManagedAtomic<Int>(0)
+        /// Polls before sleeping (a few tens of microseconds).
+        private static let spins = 20_000
 
         init() {
             pthread_mutex_init(&mutex, nil)
@@ -112,6 +118,8 @@ public final class ThreadPool: @unchecked Sendable {
             Self.setInsideJob(true)
             var seen: UInt64 = 0
             while true {
+                var polls = 0
+                while publishedGeneration.load(ordering: .acquiring) == seen && polls < Self.spins { polls += 1 }
                 pthread_mutex_lock(&mutex)
                 while generation == seen && !shuttingDown { pthread_cond_wait(&startCond, &mutex) }
                 if shuttingDown { pthread_mutex_unlock(&mutex); return }
@@ -124,10 +132,11 @@ public final class ThreadPool: @unchecked Sendable {
                 guard body != nil else { continue }
                 drain(body!)
                 body = nil
-                pthread_mutex_lock(&mutex)
-                pending -= 1
-                if pending == 0 { pthread_cond_signal(&doneCond) }
-                pthread_mutex_unlock(&mutex)
+                if busy.wrappingDecrementThenLoad(ordering: .acquiringAndReleasing) == 0 {
+                    pthread_mutex_lock(&mutex)
+                    pthread_cond_signal(&doneCond)
+                    pthread_mutex_unlock(&mutex)
+                }
             }
         }
 
@@ -145,8 +154,9 @@ public final class ThreadPool: @unchecked Sendable {
             jobCount = count
             next.store(0, ordering: .relaxed)
             participants = workers
-            pending = workers
+            busy.store(workers, ordering: .releasing)
             generation &+= 1
+            publishedGeneration.store(generation, ordering: .releasing)
             pthread_cond_broadcast(&startCond)
             pthread_mutex_unlock(&mutex)
 
@@ -154,8 +164,10 @@ public final class ThreadPool: @unchecked Sendable {
             drain(body)
             Self.setInsideJob(false)
 
+            var polls = 0
+            while busy.load(ordering: .acquiring) > 0 && polls < Self.spins { polls += 1 }
             pthread_mutex_lock(&mutex)
-            while pending > 0 { pthread_cond_wait(&doneCond, &mutex) }
+            while busy.load(ordering: .acquiring) > 0 { pthread_cond_wait(&doneCond, &mutex) }
             job = nil
             pthread_mutex_unlock(&mutex)
         }
