@@ -45,7 +45,7 @@ struct PreTokenizer: Sendable {
             return Resolved(pre: p([try pat("[\\p{P}\\$\\+<=>\\^~\\|]+"), .gpt2, try pat("\\p{N}+"),
                                     try pat("[0-9][0-9][0-9]")]))
         case "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano":
-            return Resolved(pre: llama3, ignoreMerges: true)
+            return Resolved(pre: llama3, ignoreMerges: true, addBOS: true)
         case "dbrx", "smaug-bpe":
             return Resolved(pre: llama3)
         case "chatglm-bpe":
