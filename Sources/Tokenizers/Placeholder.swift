@@ -1,2 +1,0 @@
-/// Tokenizers: filled in by the tokenizer work.
-enum TokenizersPlaceholder {}
