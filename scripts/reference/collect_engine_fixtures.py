@@ -1,5 +1,5 @@
 """Collects llama.cpp's logs from make-engine-fixtures.sh into one JSON fixture."""
-import json, re, sys
+import json, re, struct, sys
 
 work, out, ctx, chunks = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 ref = {"source": "llama.cpp from llama-cpp-python==0.3.36 (vendor/llama.cpp), CPU, 2 threads",
@@ -22,6 +22,11 @@ for m in ["smollm2", "gemma3", "qwen25"]:
     entry = {"perplexity": {"F32": final_ppl(f"{work}/{m}-F32.ppl"), "original": final_ppl(f"{work}/{m}-orig.ppl")},
              "kl_divergence": {t: kld(f"{work}/{m}-{t}.kld") for t in ["Q8_0", "Q4_0", "Q4_K_M"]},
              "greedy": {}}
+    # The evaluated tokens (llama.cpp's tokenization of the text), from the base logits file.
+    with open(f"{work}/{m}-F32.logits", "rb") as f:
+        assert f.read(8) == b"_logits_"
+        n_ctx, n_vocab, n_chunk = struct.unpack("<Iii", f.read(12))
+        entry["tokens"] = list(struct.unpack(f"<{n_ctx * n_chunk}i", f.read(4 * n_ctx * n_chunk)))
     cur = None
     for line in open(f"{work}/{m}.greedy"):
         if line.startswith("== "):

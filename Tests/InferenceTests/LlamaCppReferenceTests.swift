@@ -1,0 +1,83 @@
+import Evaluation
+import Foundation
+import GGUF
+import Inference
+import QKCore
+import Testing
+
+/// The engine against llama.cpp's own numbers (Tests/InferenceTests/Fixtures/llama-cpp-reference.json,
+/// recorded by scripts/reference/make-engine-fixtures.sh): on the same tokens, llama-perplexity's
+/// final PPL within 0.1% and its mean KL divergence between two files within 2%.
+@Suite(.serialized) struct LlamaCppReferenceTests {
+    struct Reference {
+        let context: Int
+        let chunks: Int
+        let tokens: [Int32]
+        let f32PPL: Double
+        let kld: [String: [String: Double]]
+        let greedy: [String: [[String: Any]]]
+    }
+
+    static func reference(_ model: String) throws -> Reference {
+        let root = try Models.reference()
+        let m = (root["models"] as! [String: Any])[model] as! [String: Any]
+        let ppl = m["perplexity"] as! [String: [String: Double]]
+        return Reference(context: root["context"] as! Int, chunks: root["chunks"] as! Int,
+                         tokens: (m["tokens"] as! [Int]).map(Int32.init), f32PPL: ppl["F32"]!["ppl"]!,
+                         kld: m["kl_divergence"] as! [String: [String: Double]],
+                         greedy: m["greedy"] as! [String: [[String: Any]]])
+    }
+
+    /// BOS replaces the first token of each chunk when the vocabulary adds one (llama-perplexity).
+    static func chunkBOS(_ model: LanguageModel) -> Int32? {
+        (model.file["tokenizer.ggml.add_bos_token"]?.bool ?? false) ? model.file["tokenizer.ggml.bos_token_id"]?.int.map(Int32.init) : nil
+    }
+
+    @Test(arguments: ["smollm2", "gemma3", "qwen25"])
+    func perplexityAndKLDivergence(model name: String) throws {
+        let ref = try Self.reference(name)
+        let dir = try Models.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = "\(dir)/base.logits"
+        let f32 = try LanguageModel(path: try Models.derived(name, "F32"))
+        let session = try Session(model: f32, contextLength: ref.context)
+        let report = try PerplexityRunner(session: session).run(tokens: ref.tokens, bos: Self.chunkBOS(f32),
+                                                                 chunks: ref.chunks, saveLogits: base)
+        let rel = abs(report.perplexity - ref.f32PPL) / ref.f32PPL
+        #expect(rel < 0.001, "\(name) F32: PPL \(report.perplexity) vs llama.cpp \(ref.f32PPL)")
+        for type in ["Q8_0", "Q4_0", "Q4_K_M"] {
+            let want = try #require(ref.kld[type])
+            let q = try LanguageModel(path: try Models.derived(name, type))
+            let s = try Session(model: q, contextLength: ref.context)
+            let r = try KLDivergenceRunner(session: s).run(baseFile: base, bos: Self.chunkBOS(q))
+            let kl = try #require(r.kl)
+            let pplRel = abs(r.perplexity - want["ppl"]!) / want["ppl"]!
+            let kldRel = abs(kl.meanKLD.value - want["mean_kld"]!) / want["mean_kld"]!
+            print("\(name) \(type): PPL \(r.perplexity) (llama.cpp \(want["ppl"]!), \(pplRel * 100)%), mean KLD \(kl.meanKLD.value) (llama.cpp \(want["mean_kld"]!), \(kldRel * 100)%), same top \(kl.sameTop.value * 100)% (\(want["same_top_percent"]!))")
+            #expect(pplRel < 0.001, "\(name) \(type): PPL \(r.perplexity) vs llama.cpp \(want["ppl"]!)")
+            #expect(kldRel < 0.02, "\(name) \(type): mean KLD \(kl.meanKLD.value) vs llama.cpp \(want["mean_kld"]!)")
+            #expect(abs(kl.sameTop.value * 100 - want["same_top_percent"]!) < 1.0)
+        }
+    }
+
+    /// Greedy decoding reproduces llama.cpp's first 32 tokens (prompt ids from llama.cpp too).
+    @Test(arguments: ["smollm2", "gemma3", "qwen25"])
+    func greedyGeneration(model name: String) throws {
+        let ref = try Self.reference(name)
+        for (variant, runs) in ref.greedy {
+            let path = variant == "F32" ? try Models.derived(name, "F32") : try Models.path(name)
+            let model = try LanguageModel(path: path)
+            for run in runs {
+                let prompt = (run["prompt_ids"] as! [Int]).map(Int32.init)
+                let expected = (run["generated"] as! [Int]).map(Int32.init)
+                let session = try Session(model: model, contextLength: 128)
+                var sampler = Sampler(temperature: 0)
+                var got: [Int32] = []
+                _ = try session.generate(prompt: prompt, maxTokens: expected.count, sampler: &sampler,
+                                         isEnd: { _ in false }, onToken: { got.append($0); return true })
+                let agree = zip(got, expected).prefix { $0 == $1 }.count
+                #expect(got == expected, "\(name) \(variant) '\(run["prompt"]!)': first \(agree) of \(expected.count) tokens agree")
+            }
+        }
+    }
+}
