@@ -96,14 +96,17 @@ static double ggml_mulmat_time(ggml_backend_t be, enum ggml_type t, const void *
     ggml_backend_tensor_alloc(bx, Y, base + ((ggml_nbytes(X) + 255) & ~(size_t)255));
     ggml_backend_tensor_set(X, x, 0, ggml_nbytes(X));
     ggml_backend_graph_compute(be, gf);
-    int reps = 0;
-    double t0 = now(), el;
-    do { ggml_backend_graph_compute(be, gf); reps++; el = now() - t0; } while (el < min_s);
+    double t0 = now(), best = 1e9;
+    do {
+        double c = now();
+        ggml_backend_graph_compute(be, gf);
+        best = fmin(best, now() - c);
+    } while (now() - t0 < min_s);
     if (result) memcpy(result, Y->data, sizeof(float) * (size_t)rows * tokens);
     ggml_backend_buffer_free(bx);
     ggml_backend_buffer_free(bw);
     ggml_free(ctx);
-    return el / reps;
+    return best;
 }
 
 static int act_type_of(enum ggml_type t) { return ggml_get_type_traits_cpu(t)->vec_dot_type; }
@@ -113,29 +116,26 @@ static double ours_time(enum ggml_type t, const void *w, size_t rb, int rows, in
     const int at = act_type_of(t);
     const size_t arb = ggml_row_size(at, n);
     void *a = malloc(arb * tokens);
+    double t0 = now(), best = 1e9;
     int reps = 0;
-    double t0 = 0, el = 0;
-    for (int warm = 1;; warm = 0) {
-        if (!warm && reps == 0) t0 = now();
+    do {
+        double c = now();
         for (int i = 0; i < tokens; i++) qk_quantize_row_avx2(at, x + (size_t)i * n, (char *)a + i * arb, n);
         qk_matmul_avx2(t, n, w, rb, 0, rows, a, arb, tokens, out, rows);
-        if (warm) continue;
-        reps++;
-        el = now() - t0;
-        if (el >= min_s) break;
-    }
+        if (reps++) best = fmin(best, now() - c);
+    } while (now() - t0 < min_s || reps < 2);
     free(a);
-    return el / reps;
+    return best;
 }
 
 static double vecdot_time(enum ggml_type t, const void *w, size_t rb, int rows, int n, const float *x, double min_s) {
     const struct ggml_type_traits_cpu *tr = ggml_get_type_traits_cpu(t);
     const size_t arb = ggml_row_size(tr->vec_dot_type, n);
     void *a = malloc(arb);
-    int reps = 0;
-    double t0 = now(), el;
+    double t0 = now(), best = 1e9;
     volatile float sink = 0;
     do {
+        double c = now();
         ggml_from_float_t ff = ggml_get_type_traits_cpu(tr->vec_dot_type)->from_float;
         if (ff) ff(x, a, n); else memcpy(a, x, arb);
         for (int r = 0; r < rows; r++) {
@@ -143,11 +143,10 @@ static double vecdot_time(enum ggml_type t, const void *w, size_t rb, int rows, 
             tr->vec_dot(n, &s, 0, (const char *)w + r * rb, 0, a, 0, 1);
             sink += s;
         }
-        reps++;
-        el = now() - t0;
-    } while (el < min_s);
+        best = fmin(best, now() - c);
+    } while (now() - t0 < min_s);
     free(a);
-    return el / reps;
+    return best;
 }
 
 static int check(enum ggml_type t, const char *name, int n, int rows) {
@@ -212,28 +211,36 @@ int main(int argc, char **argv) {
     const int n = argc > 3 ? atoi(argv[3]) : 4096;
     const int rows = argc > 4 ? atoi(argv[4]) : 4096;
     const int gt = argc > 5 ? atoi(argv[5]) : 512;
-    const double secs = argc > 6 ? atof(argv[6]) : 1.0;
+    const double secs = argc > 6 ? atof(argv[6]) : 0.5;
+    const int rounds = argc > 7 ? atoi(argv[7]) : 3;
     ggml_backend_t be = ggml_backend_cpu_init();
     ggml_backend_cpu_set_n_threads(be, 1);
     printf("# %d x %d weights, 1 thread; gemv GB/s of weights, gemm (%d tokens) GFLOP/s\n", rows, n, gt);
     printf("%-8s | %8s %8s %8s %8s | %8s %8s %8s | %6s %6s\n", "type", "ours", "vec_dot", "mul_mat", "repack",
            "ours", "mul_mat", "repack", "gemv", "gemm");
-    float *x = malloc(sizeof(float) * (size_t)n * gt);
-    for (size_t i = 0; i < (size_t)n * gt; i++) x[i] = gauss();
-    float *out = malloc(sizeof(float) * (size_t)rows * gt);
+    const int xt = gt > 1 ? gt : 1;
+    float *x = malloc(sizeof(float) * (size_t)n * xt);
+    for (size_t i = 0; i < (size_t)n * xt; i++) x[i] = gauss();
+    float *out = malloc(sizeof(float) * (size_t)rows * xt);
     for (size_t i = 0; i < sizeof(TYPES) / sizeof(TYPES[0]); i++) {
         if (only && strcmp(only, "all") && !strstr(only, TYPES[i].name)) continue;
         enum ggml_type t = TYPES[i].t;
         size_t rb;
         void *w = make_weights(t, rows, n, &rb);
         const double gb = (double)rb * rows / 1e9, gf = 2.0 * rows * n * gt / 1e9;
-        double o1 = ours_time(t, w, rb, rows, n, x, 1, secs, out);
-        double v1 = vecdot_time(t, w, rb, rows, n, x, secs);
-        double m1 = ggml_mulmat_time(be, t, w, rows, n, x, 1, 0, secs, NULL);
-        double p1 = ggml_mulmat_time(be, t, w, rows, n, x, 1, 1, secs, NULL);
-        double og = ours_time(t, w, rb, rows, n, x, gt, secs, out);
-        double mg = ggml_mulmat_time(be, t, w, rows, n, x, gt, 0, secs, NULL);
-        double pg = ggml_mulmat_time(be, t, w, rows, n, x, gt, 1, secs, NULL);
+        // interleaved rounds, best of each (the machine is shared and noisy)
+        double o1 = 1e9, v1 = 1e9, m1 = 1e9, p1 = 1e9, og = 1e9, mg = 1e9, pg = 1e9;
+        for (int round = 0; round < rounds; round++) {
+            o1 = fmin(o1, ours_time(t, w, rb, rows, n, x, 1, secs, out));
+            v1 = fmin(v1, vecdot_time(t, w, rb, rows, n, x, secs));
+            m1 = fmin(m1, ggml_mulmat_time(be, t, w, rows, n, x, 1, 0, secs, NULL));
+            p1 = fmin(p1, ggml_mulmat_time(be, t, w, rows, n, x, 1, 1, secs, NULL));
+            if (gt > 0) {
+                og = fmin(og, ours_time(t, w, rb, rows, n, x, gt, secs, out));
+                mg = fmin(mg, ggml_mulmat_time(be, t, w, rows, n, x, gt, 0, secs, NULL));
+                pg = fmin(pg, ggml_mulmat_time(be, t, w, rows, n, x, gt, 1, secs, NULL));
+            }
+        }
         const double best1 = fmin(v1, fmin(m1, p1 > 0 ? p1 : 1e9)), bestg = fmin(mg, pg > 0 ? pg : 1e9);
         char p1s[16] = "-", pgs[16] = "-";
         if (p1 > 0) snprintf(p1s, sizeof p1s, "%8.2f", gb / p1);

@@ -2,137 +2,158 @@
 // Same integer math as ggml's generic ggml_vec_dot_*: block integer sums are exact; only the
 // order of the float accumulation differs.
 #include "internal.h"
+#include <stdlib.h>
 
 #ifdef QK_X86
 
 // ---------------------------------------------------------------- block-32 types (Q8_0 / Q8_1)
+//
+// Activation scales are converted once per activation row (qk_act_scales: d_a and S_a = d_a·Σa
+// per block), weight scales 8 blocks at a time; each block then costs an unpack, one vpmaddubsw
+// (signed types: two vpsignb more), one vpmaddwd, a convert and an FMA with a broadcast load.
+// Offsets (Q4_0's −8, Q5_0's −16, MXFP4's −12, Q4_1/Q5_1's m) go through S_a, 8 blocks per FMA.
 
-QK_AVX2 static float dot_q8_0(int n, const void *vx, const void *vy) {
-    const blk_q8_0 *x = vx, *y = vy;
-    const int nb = n / 32;
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 1 < nb; i += 2) {
-        __m256i p0 = _mm256_madd_epi16(qk_mul_i8_pairs(qk_loadu(x[i].qs), qk_loadu(y[i].qs)), ones);
-        __m256i p1 = _mm256_madd_epi16(qk_mul_i8_pairs(qk_loadu(x[i + 1].qs), qk_loadu(y[i + 1].qs)), ones);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(qk_h2f(x[i + 1].d) * qk_h2f(y[i + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
+enum { K_Q4_0, K_Q4_1, K_Q5_0, K_Q5_1, K_Q8_0, K_IQ4_NL, K_MXFP4 };
+
+/// d_a and S_a = d_a·Σa (Q8_0, computed exactly) or the stored s (Q8_1) of nb activation blocks.
+QK_AVX2 void qk_act_scales(int act_type, int nb, const void *a, float *dy, float *sy) {
+    const uint8_t *p = a;
+    if (act_type == QK_Q8_1) {
+        for (int b = 0; b < nb; b++, p += 36) {
+            dy[b] = qk_h2f(*(const qk_half *)p);
+            sy[b] = qk_h2f(*(const qk_half *)(p + 2));
+        }
+        return;
     }
-    for (; i < nb; i++) {
-        __m256i p0 = _mm256_madd_epi16(qk_mul_i8_pairs(qk_loadu(x[i].qs), qk_loadu(y[i].qs)), ones);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    for (int b = 0; b < nb; b++, p += 34) {
+        dy[b] = qk_h2f(*(const qk_half *)p);
+        sy[b] = dy[b] * (float)qk_hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(ones8, qk_loadu(p + 2)), ones16));
     }
-    return qk_hsum_ps(_mm256_add_ps(acc0, acc1));
 }
 
-/// Q4_0: values q−8 with q the nibble; Σ(q−8)·y = Σq·y − 8·Σy, both from maddubs on unsigned q.
-QK_AVX2 static float dot_q4_0(int n, const void *vx, const void *vy) {
-    const blk_q4_0 *x = vx;
-    const blk_q8_0 *y = vy;
-    const int nb = n / 32;
+QK_INLINE int kind_bsz(const int kind) {
+    return kind == K_Q4_0 || kind == K_IQ4_NL ? 18 : kind == K_Q4_1 ? 20 : kind == K_Q5_0 ? 22 : kind == K_Q5_1 ? 24 : kind == K_Q8_0 ? 34 : 17;
+}
+
+/// The block's 32 values: unsigned (offset kinds) or signed (Q8_0, IQ4_NL).
+QK_INLINE __m256i kind_values(const int kind, const uint8_t *b, __m256i lut) {
+    switch (kind) {
+    case K_Q4_0: return qk_nibbles32(b + 2);
+    case K_Q4_1: return qk_nibbles32(b + 4);
+    case K_Q5_0: return _mm256_or_si256(qk_nibbles32(b + 6), _mm256_and_si256(qk_bits32(b + 2), _mm256_set1_epi8(0x10)));
+    case K_Q5_1: return _mm256_or_si256(qk_nibbles32(b + 8), _mm256_and_si256(qk_bits32(b + 4), _mm256_set1_epi8(0x10)));
+    case K_Q8_0: return qk_loadu(b + 2);
+    case K_IQ4_NL: return _mm256_shuffle_epi8(lut, qk_nibbles32(b + 2));
+    default: return _mm256_shuffle_epi8(lut, qk_nibbles32(b + 1));   // MXFP4, table + 12
+    }
+}
+
+QK_INLINE int kind_signed(const int kind) { return kind == K_Q8_0 || kind == K_IQ4_NL; }
+
+/// Weight scales of 8 blocks, and the offset coefficients m (value = d·v + m per unit of S_a).
+QK_INLINE __m256 kind_scales8(const int kind, const uint8_t *x, __m256 *m8) {
+    const int bsz = kind_bsz(kind);
+    if (kind == K_MXFP4) {
+        float d[8];
+        for (int i = 0; i < 8; i++) d[i] = qk_e8m0_half(x[i * bsz]);
+        __m256 v = _mm256_loadu_ps(d);
+        *m8 = _mm256_mul_ps(v, _mm256_set1_ps(-12.0f));
+        return v;
+    }
+    __m256 d = qk_h2f8_strided(x, bsz);
+    if (kind == K_Q4_1 || kind == K_Q5_1) *m8 = qk_h2f8_strided(x + 2, bsz);
+    else if (kind == K_Q4_0) *m8 = _mm256_mul_ps(d, _mm256_set1_ps(-8.0f));
+    else if (kind == K_Q5_0) *m8 = _mm256_mul_ps(d, _mm256_set1_ps(-16.0f));
+    else *m8 = _mm256_setzero_ps();
+    return d;
+}
+
+QK_INLINE float gemv32(const int kind, int nb, const uint8_t *x, const uint8_t *y, const int ysz, const float *dy, const float *sy) {
+    const int bsz = kind_bsz(kind);
+    const int sgn = kind_signed(kind);
+    const int yq = ysz == 36 ? 4 : 2;
+    __m256i lut = _mm256_setzero_si256();
+    if (kind == K_IQ4_NL || kind == K_MXFP4) {
+        __m128i t = _mm_loadu_si128((const __m128i *)(kind == K_IQ4_NL ? qk_kvalues_iq4nl : qk_kvalues_mxfp4));
+        if (kind == K_MXFP4) t = _mm_add_epi8(t, _mm_set1_epi8(12));
+        lut = _mm256_inserti128_si256(_mm256_castsi128_si256(t), t, 1);
+    }
     const __m256i ones16 = _mm256_set1_epi16(1);
-    const __m256i off = _mm256_set1_epi8(8);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 1 < nb; i += 2) {
-        __m256i q0 = _mm256_sub_epi8(qk_nibbles32(x[i].qs), off);
-        __m256i q1 = _mm256_sub_epi8(qk_nibbles32(x[i + 1].qs), off);
-        __m256i p0 = _mm256_madd_epi16(qk_mul_i8_pairs(q0, qk_loadu(y[i].qs)), ones16);
-        __m256i p1 = _mm256_madd_epi16(qk_mul_i8_pairs(q1, qk_loadu(y[i + 1].qs)), ones16);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(qk_h2f(x[i + 1].d) * qk_h2f(y[i + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    int b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        const uint8_t *xb = x + (size_t)b * bsz, *yb = y + (size_t)b * ysz;
+        __m256 m8;
+        const __m256 d8 = kind_scales8(kind, xb, &m8);
+        float sc[8];
+        _mm256_storeu_ps(sc, _mm256_mul_ps(d8, _mm256_loadu_ps(dy + b)));
+        if (!sgn) accm = _mm256_fmadd_ps(m8, _mm256_loadu_ps(sy + b), accm);
+        for (int i = 0; i < 8; i += 2) {
+            const __m256i v0 = kind_values(kind, xb + i * bsz, lut), v1 = kind_values(kind, xb + (i + 1) * bsz, lut);
+            const __m256i a0 = qk_loadu(yb + i * ysz + yq), a1 = qk_loadu(yb + (i + 1) * ysz + yq);
+            const __m256i p0 = _mm256_madd_epi16(sgn ? qk_mul_i8_pairs(v0, a0) : _mm256_maddubs_epi16(v0, a0), ones16);
+            const __m256i p1 = _mm256_madd_epi16(sgn ? qk_mul_i8_pairs(v1, a1) : _mm256_maddubs_epi16(v1, a1), ones16);
+            acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_broadcast_ss(sc + i), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_broadcast_ss(sc + i + 1), acc1);
+        }
     }
-    for (; i < nb; i++) {
-        __m256i q0 = _mm256_sub_epi8(qk_nibbles32(x[i].qs), off);
-        __m256i p0 = _mm256_madd_epi16(qk_mul_i8_pairs(q0, qk_loadu(y[i].qs)), ones16);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
+    float tail = 0;
+    for (; b < nb; b++) {
+        const uint8_t *xb = x + (size_t)b * bsz;
+        float d, m;
+        if (kind == K_MXFP4) { d = qk_e8m0_half(xb[0]); m = -12.0f * d; }
+        else {
+            d = qk_h2f(*(const qk_half *)xb);
+            m = kind == K_Q4_1 || kind == K_Q5_1 ? qk_h2f(*(const qk_half *)(xb + 2)) : kind == K_Q4_0 ? -8.0f * d : kind == K_Q5_0 ? -16.0f * d : 0;
+        }
+        const __m256i v = kind_values(kind, xb, lut), a = qk_loadu(y + (size_t)b * ysz + yq);
+        const __m256i p = _mm256_madd_epi16(sgn ? qk_mul_i8_pairs(v, a) : _mm256_maddubs_epi16(v, a), ones16);
+        tail += d * dy[b] * (float)qk_hsum_epi32(p) + m * sy[b];
     }
-    return qk_hsum_ps(_mm256_add_ps(acc0, acc1));
+    return qk_hsum_ps(_mm256_add_ps(acc0, acc1)) + qk_hsum_ps(accm) + tail;
 }
 
-QK_AVX2 static float dot_q4_1(int n, const void *vx, const void *vy) {
-    const blk_q4_1 *x = vx;
-    const blk_q8_1 *y = vy;
+#define DEF_GEMV32(NAME, KIND, YSZ) \
+    QK_AVX2 static float gemv_##NAME(int n, const void *x, const void *y, const float *dy, const float *sy) { \
+        return gemv32(KIND, n / 32, x, y, YSZ, dy, sy); }
+DEF_GEMV32(q4_0, K_Q4_0, 34) DEF_GEMV32(q4_1, K_Q4_1, 36) DEF_GEMV32(q5_0, K_Q5_0, 34) DEF_GEMV32(q5_1, K_Q5_1, 36)
+DEF_GEMV32(q8_0, K_Q8_0, 34) DEF_GEMV32(iq4_nl, K_IQ4_NL, 34) DEF_GEMV32(mxfp4, K_MXFP4, 34)
+
+typedef float (*qk_gemv32_fn)(int, const void *, const void *, const float *, const float *);
+
+/// The block-32 gemv kernel of `type` and its activation type, or NULL.
+qk_gemv32_fn qk_gemv32(int type, int *act_type) {
+    switch (type) {
+    case QK_Q4_0: *act_type = QK_Q8_0; return gemv_q4_0;
+    case QK_Q4_1: *act_type = QK_Q8_1; return gemv_q4_1;
+    case QK_Q5_0: *act_type = QK_Q8_0; return gemv_q5_0;
+    case QK_Q5_1: *act_type = QK_Q8_1; return gemv_q5_1;
+    case QK_Q8_0: *act_type = QK_Q8_0; return gemv_q8_0;
+    case QK_IQ4_NL: *act_type = QK_Q8_0; return gemv_iq4_nl;
+    case QK_MXFP4: *act_type = QK_Q8_0; return gemv_mxfp4;
+    default: return NULL;
+    }
+}
+
+/// Single dot product through the gemv kernel (scales converted here).
+QK_AVX2 static float dot32(int type, int n, const void *x, const void *y) {
+    int at;
+    qk_gemv32_fn f = qk_gemv32(type, &at);
     const int nb = n / 32;
-    const __m256i ones16 = _mm256_set1_epi16(1);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    float summs = 0;
-    int i = 0;
-    for (; i + 1 < nb; i += 2) {
-        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(qk_nibbles32(x[i].qs), qk_loadu(y[i].qs)), ones16);
-        __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(qk_nibbles32(x[i + 1].qs), qk_loadu(y[i + 1].qs)), ones16);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(qk_h2f(x[i + 1].d) * qk_h2f(y[i + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
-        summs += qk_h2f(x[i].m) * qk_h2f(y[i].s) + qk_h2f(x[i + 1].m) * qk_h2f(y[i + 1].s);
-    }
-    for (; i < nb; i++) {
-        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(qk_nibbles32(x[i].qs), qk_loadu(y[i].qs)), ones16);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-        summs += qk_h2f(x[i].m) * qk_h2f(y[i].s);
-    }
-    return qk_hsum_ps(_mm256_add_ps(acc0, acc1)) + summs;
+    float sbuf[2 * 512];
+    float *dy = nb <= 512 ? sbuf : malloc(sizeof(float) * 2 * (size_t)nb);
+    float *sy = dy + nb;
+    qk_act_scales(at, nb, y, dy, sy);
+    float r = f(n, x, y, dy, sy);
+    if (dy != sbuf) free(dy);
+    return r;
 }
 
-/// Q5_0: (nibble | hbit<<4) − 16, built signed in one OR: a clear high bit ORs in 0xF0 (= −16).
-QK_AVX2 static float dot_q5_0(int n, const void *vx, const void *vy) {
-    const blk_q5_0 *x = vx;
-    const blk_q8_0 *y = vy;
-    const int nb = n / 32;
-    const __m256i ones16 = _mm256_set1_epi16(1);
-    const __m256i hi = _mm256_set1_epi8((char)0xF0);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    for (int i = 0; i < nb; i++) {
-        __m256i q = _mm256_or_si256(qk_nibbles32(x[i].qs), _mm256_andnot_si256(qk_bits32(x[i].qh), hi));
-        __m256i p = _mm256_madd_epi16(qk_mul_i8_pairs(q, qk_loadu(y[i].qs)), ones16);
-        __m256 v = _mm256_mul_ps(_mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d)), _mm256_cvtepi32_ps(p));
-        if (i & 1) acc1 = _mm256_add_ps(acc1, v); else acc0 = _mm256_add_ps(acc0, v);
-    }
-    return qk_hsum_ps(_mm256_add_ps(acc0, acc1));
-}
-
-QK_AVX2 static float dot_q5_1(int n, const void *vx, const void *vy) {
-    const blk_q5_1 *x = vx;
-    const blk_q8_1 *y = vy;
-    const int nb = n / 32;
-    const __m256i ones16 = _mm256_set1_epi16(1);
-    const __m256i b4 = _mm256_set1_epi8(0x10);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    float summs = 0;
-    for (int i = 0; i < nb; i++) {
-        __m256i q = _mm256_or_si256(qk_nibbles32(x[i].qs), _mm256_and_si256(qk_bits32(x[i].qh), b4));
-        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, qk_loadu(y[i].qs)), ones16);
-        __m256 v = _mm256_mul_ps(_mm256_set1_ps(qk_h2f(x[i].d) * qk_h2f(y[i].d)), _mm256_cvtepi32_ps(p));
-        if (i & 1) acc1 = _mm256_add_ps(acc1, v); else acc0 = _mm256_add_ps(acc0, v);
-        summs += qk_h2f(x[i].m) * qk_h2f(y[i].s);
-    }
-    return qk_hsum_ps(_mm256_add_ps(acc0, acc1)) + summs;
-}
-
-/// IQ4_NL and MXFP4: nibbles index a 16-entry int8 table (one shuffle), then signed products.
-QK_AVX2 static inline float dot_lut4_q8_0(int n, const uint8_t *x, size_t bsz, int mx, const blk_q8_0 *y, const int8_t *table) {
-    const int nb = n / 32;
-    const __m128i t128 = _mm_loadu_si128((const __m128i *)table);
-    const __m256i lut = _mm256_inserti128_si256(_mm256_castsi128_si256(t128), t128, 1);
-    const __m256i ones16 = _mm256_set1_epi16(1);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    for (int i = 0; i < nb; i++, x += bsz) {
-        const float dx = mx ? qk_e8m0_half(x[0]) : qk_h2f(*(const qk_half *)x);
-        __m256i q = _mm256_shuffle_epi8(lut, qk_nibbles32(x + (mx ? 1 : 2)));
-        __m256i p = _mm256_madd_epi16(qk_mul_i8_pairs(q, qk_loadu(y[i].qs)), ones16);
-        __m256 v = _mm256_mul_ps(_mm256_set1_ps(dx * qk_h2f(y[i].d)), _mm256_cvtepi32_ps(p));
-        if (i & 1) acc1 = _mm256_add_ps(acc1, v); else acc0 = _mm256_add_ps(acc0, v);
-    }
-    return qk_hsum_ps(_mm256_add_ps(acc0, acc1));
-}
-
-QK_AVX2 static float dot_iq4_nl(int n, const void *vx, const void *vy) {
-    return dot_lut4_q8_0(n, vx, 18, 0, vy, qk_kvalues_iq4nl);
-}
-
-QK_AVX2 static float dot_mxfp4(int n, const void *vx, const void *vy) {
-    return dot_lut4_q8_0(n, vx, 17, 1, vy, qk_kvalues_mxfp4);
-}
+#define DEF_DOT32(NAME, TYPE) \
+    QK_AVX2 static float dot_##NAME(int n, const void *x, const void *y) { return dot32(TYPE, n, x, y); }
+DEF_DOT32(q4_0, QK_Q4_0) DEF_DOT32(q4_1, QK_Q4_1) DEF_DOT32(q5_0, QK_Q5_0) DEF_DOT32(q5_1, QK_Q5_1)
+DEF_DOT32(q8_0, QK_Q8_0) DEF_DOT32(iq4_nl, QK_IQ4_NL) DEF_DOT32(mxfp4, QK_MXFP4)
 
 // ---------------------------------------------------------------- K-quants (Q8_K)
 
@@ -147,74 +168,65 @@ QK_INLINE __m256i scale_pair(const int16_t *s, int a, int b) {
     return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(s[a])), _mm_set1_epi16(s[b]), 1);
 }
 
-QK_AVX2 static float dot_q4_K(int n, const void *vx, const void *vy) {
-    const blk_q4_K *x = vx;
-    const blk_q8_K *y = vy;
-    const int nb = n / 256;
-    const __m256i m4 = _mm256_set1_epi8(0xF);
-    __m256 acc = _mm256_setzero_ps();
-    float accm = 0;
-    for (int i = 0; i < nb; i++) {
-        uint8_t sc[8], mn[8];
-        qk_scale_min_k4(x[i].scales, sc, mn);
-        const float dy = y[i].d;
-        // mins: Σ_j m_{j/2}·bsums[j]
-        __m128i mn8 = _mm_loadl_epi64((const __m128i *)mn);
-        __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));   // each min twice
-        accm -= dy * qk_h2f(x[i].dmin) * (float)qk_hsum_epi32(bsum_dot(&y[i], mn16));
-        const uint8_t *q4 = x[i].qs;
-        const int8_t *q8 = y[i].qs;
-        __m256i sumi = _mm256_setzero_si256();
-        for (int j = 0; j < 4; j++) {
-            __m256i bits = qk_loadu(q4 + 32 * j);
-            __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-            __m256i pl = _mm256_maddubs_epi16(lo, qk_loadu(q8 + 64 * j));
-            __m256i ph = _mm256_maddubs_epi16(hi, qk_loadu(q8 + 64 * j + 32));
-            pl = _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j]));
-            ph = _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1]));
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * qk_h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    return qk_hsum_ps(acc) + accm;
+/// Q4_K / Q5_K scales and mins as int16: [sc0…sc7 | m0…m7] (ggml's 32-bit unpacking trick).
+QK_INLINE __m256i k4_scales_mins(const uint8_t *q) {
+    uint32_t u[4];
+    memcpy(u, q, 12);
+    const uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
+    u[3] = ((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4);
+    const uint32_t aux = u[1] & m1;
+    u[1] = (u[2] & m2) | (((u[0] >> 6) & m3) << 4);
+    u[2] = aux;
+    u[0] &= m1;
+    return _mm256_cvtepu8_epi16(_mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]));
 }
 
-QK_AVX2 static float dot_q5_K(int n, const void *vx, const void *vy) {
-    const blk_q5_K *x = vx;
-    const blk_q8_K *y = vy;
+/// Broadcast int16 element i (0…7) of each 128-bit lane to the whole lane.
+QK_INLINE __m256i bcast16(__m256i v, int i) {
+    return _mm256_shuffle_epi8(v, _mm256_set1_epi16((short)(0x0100 * (2 * i + 1) + 2 * i)));
+}
+
+QK_INLINE float dot_k4(const int q5, int n, const uint8_t *vx, const blk_q8_K *y) {
+    const int bsz = q5 ? 176 : 144;
     const int nb = n / 256;
-    const __m256i m4 = _mm256_set1_epi8(0xF);
-    const __m256i b4 = _mm256_set1_epi8(0x10);
+    const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
     __m256 acc = _mm256_setzero_ps();
-    float accm = 0;
+    __m128 accm = _mm_setzero_ps();
     for (int i = 0; i < nb; i++) {
-        uint8_t sc[8], mn[8];
-        qk_scale_min_k4(x[i].scales, sc, mn);
+        const uint8_t *x = vx + (size_t)i * bsz;
+        const __m256i ms = k4_scales_mins(x + 4);
         const float dy = y[i].d;
-        __m128i mn8 = _mm_loadl_epi64((const __m128i *)mn);
-        __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
-        accm -= dy * qk_h2f(x[i].dmin) * (float)qk_hsum_epi32(bsum_dot(&y[i], mn16));
-        const uint8_t *q4 = x[i].qs;
+        // Σ_j m_j·(bsums[2j] + bsums[2j+1]), four int32 lanes
+        const __m256i bs = qk_loadu(y[i].bsums);
+        const __m128i q8s = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+        const __m128i prod = _mm_madd_epi16(_mm256_extracti128_si256(ms, 1), q8s);
+        accm = _mm_fmadd_ps(_mm_set1_ps(-dy * qk_h2f(*(const qk_half *)(x + 2))), _mm_cvtepi32_ps(prod), accm);
+        const __m128i sc128 = _mm256_castsi256_si128(ms);
+        const __m256i scales = _mm256_inserti128_si256(_mm256_castsi128_si256(sc128), sc128, 1);
+        const uint8_t *q4 = x + (q5 ? 48 : 16);
         const int8_t *q8 = y[i].qs;
-        const __m256i hbits = qk_loadu(x[i].qh);
+        const __m256i hb = q5 ? qk_loadu(x + 16) : _mm256_setzero_si256();
         __m256i sumi = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
-            __m256i bits = qk_loadu(q4 + 32 * j);
-            // high bit of value 64j+l is bit 2j of qh[l]; of value 64j+32+l, bit 2j+1
-            __m256i h0 = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hbits, 2 * j), 4), b4);
-            __m256i h1 = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hbits, 2 * j + 1), 4), b4);
-            __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4), h0);
-            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), h1);
-            __m256i pl = _mm256_maddubs_epi16(lo, qk_loadu(q8 + 64 * j));
-            __m256i ph = _mm256_maddubs_epi16(hi, qk_loadu(q8 + 64 * j + 32));
-            pl = _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j]));
-            ph = _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1]));
+            const __m256i bits = qk_loadu(q4 + 32 * j);
+            __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            if (q5) {
+                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hb, 2 * j), 4), b4));
+                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hb, 2 * j + 1), 4), b4));
+            }
+            __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, qk_loadu(q8 + 64 * j)), bcast16(scales, 2 * j));
+            __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, qk_loadu(q8 + 64 * j + 32)), bcast16(scales, 2 * j + 1));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * qk_h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * qk_h2f(*(const qk_half *)x)), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return qk_hsum_ps(acc) + accm;
+    accm = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+    accm = _mm_add_ss(accm, _mm_movehdup_ps(accm));
+    return qk_hsum_ps(acc) + _mm_cvtss_f32(accm);
 }
+
+QK_AVX2 static float dot_q4_K(int n, const void *vx, const void *vy) { return dot_k4(0, n, vx, vy); }
+QK_AVX2 static float dot_q5_K(int n, const void *vx, const void *vy) { return dot_k4(1, n, vx, vy); }
 
 /// Q6_K: unsigned 6-bit q, value q − 32; the −32 is applied once per super-block through bsums.
 QK_AVX2 static float dot_q6_K(int n, const void *vx, const void *vy) {

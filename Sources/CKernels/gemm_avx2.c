@@ -15,6 +15,9 @@
 
 typedef float (*qk_dot_fn)(int, const void *, const void *);
 qk_dot_fn qk_fused_dot(int type);   // dot_avx2.c
+typedef float (*qk_gemv32_fn)(int, const void *, const void *, const float *, const float *);
+qk_gemv32_fn qk_gemv32(int type, int *act_type);
+void qk_act_scales(int act_type, int nb, const void *a, float *dy, float *sy);
 
 enum {
     P32_BYTES = 320,                    // 256 values | d[8] | m[8]
@@ -428,6 +431,20 @@ void qk_matmul_avx2_ex(int type, int n, const void *w, size_t rb, int64_t r0, in
         const qk_p256_info *i256 = qk_p256(type);
         if (i256) { matmul_p256(i256, n, W, rb, r0, r1, A, arb, tokens, out, os); return; }
         if (type == QK_F32 || type == QK_F16 || type == QK_BF16) { matmul_pf(type, n, W, rb, r0, r1, A, arb, tokens, out, os); return; }
+    }
+    int at;
+    qk_gemv32_fn g = qk_gemv32(type, &at);
+    if (g) {   // activation scales once per token, then every row
+        const int nb = n / 32;
+        float *sc = malloc(sizeof(float) * 2 * (size_t)nb * tokens);
+        for (int t = 0; t < tokens; t++) qk_act_scales(at, nb, A + (size_t)t * arb, sc + (size_t)2 * t * nb, sc + (size_t)(2 * t + 1) * nb);
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *row = W + (size_t)r * rb;
+            for (int t = 0; t < tokens; t++)
+                out[(size_t)t * os + r] = g(n, row, A + (size_t)t * arb, sc + (size_t)2 * t * nb, sc + (size_t)(2 * t + 1) * nb);
+        }
+        free(sc);
+        return;
     }
     qk_dot_fn f = dot_for(type);
     for (int64_t r = r0; r < r1; r++) {

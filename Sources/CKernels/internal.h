@@ -94,7 +94,30 @@ static inline float qk_e8m0_half(uint8_t e) {
 }
 
 #ifdef QK_X86
-QK_INLINE float qk_h2f(qk_half h) { return _cvtsh_ss(h); }
+/// fp16 → fp32. Through inline asm: with _cvtsh_ss (or any intrinsic form) clang knows only lane
+/// 0 matters and builds the input with vpinsrw into a stale register, which chains every
+/// conversion to whatever last wrote that register (often a loop accumulator).
+QK_INLINE float qk_h2f(qk_half h) {
+    __m128i v = _mm_cvtsi32_si128(h);
+    __m128 r;
+    __asm__("vcvtph2ps %1, %0" : "=x"(r) : "x"(v));
+    return _mm_cvtss_f32(r);
+}
+
+/// Eight fp16 values found every `stride` bytes from p → fp32.
+QK_INLINE __m256 qk_h2f8_strided(const uint8_t *p, size_t stride) {
+    uint16_t h[8];
+    for (int i = 0; i < 8; i++) memcpy(&h[i], p + i * stride, 2);
+    return _mm256_cvtph_ps(_mm_setr_epi16((short)h[0], (short)h[1], (short)h[2], (short)h[3],
+                                          (short)h[4], (short)h[5], (short)h[6], (short)h[7]));
+}
+
+/// Two fp16 at p (e.g. d and m, or d and s) → lanes 0, 1.
+QK_INLINE __m128 qk_h2f_pair(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm_cvtph_ps(_mm_cvtsi32_si128(v));
+}
 
 QK_INLINE float qk_hsum_ps(__m256 x) {
     __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
