@@ -78,24 +78,6 @@ QK_AVX2 static void build_p256(const qk_p256_info *info, const uint8_t *w, size_
     }
 }
 
-/// 8 rows × n floats, interleaved: panel[8k + r] = row r, element k.
-QK_AVX2 static void build_pf(int type, const uint8_t *w, size_t rb, int rows, int n, float *panel) {
-    for (int k = 0; k < n; k += 8) {
-        __m256i v[8];
-        for (int r = 0; r < 8; r++) {
-            if (r >= rows) { v[r] = _mm256_setzero_si256(); continue; }
-            const uint8_t *row = w + r * rb;
-            __m256 f;
-            if (type == QK_F32) f = _mm256_loadu_ps((const float *)row + k);
-            else if (type == QK_F16) f = _mm256_cvtph_ps(qk_loadu128((const uint16_t *)row + k));
-            else f = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(qk_loadu128((const uint16_t *)row + k)), 16));
-            v[r] = _mm256_castps_si256(f);
-        }
-        qk_transpose8_epi32(v);
-        for (int i = 0; i < 8; i++) _mm256_storeu_si256((__m256i *)(panel + 8 * (k + i)), v[i]);
-    }
-}
-
 // ------------------------------------------------------------------------------ microkernels
 
 /// T tokens × 8 rows over nb blocks of a P32 panel. act[t] points at token t's first Q8_0/Q8_1
@@ -187,15 +169,6 @@ QK_INLINE void kern_p256(const uint8_t *panel, int nsb, const int T, const blk_q
     }
 }
 
-/// T tokens × 8 rows of an F32 panel; act[t] = token t's F32 row.
-QK_INLINE void kern_pf(const float *panel, int n, const int T, const float *const *act, __m256 *acc) {
-    for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
-    for (int k = 0; k < n; k++) {
-        const __m256 w = _mm256_loadu_ps(panel + 8 * k);
-        for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(w, _mm256_broadcast_ss(act[t] + k), acc[t]);
-    }
-}
-
 // Instantiations with compile-time T and variant flags.
 #define DEF_P32(NAME, T, VM, SGN) \
     QK_AVX2 static void NAME(const uint8_t *p, int nb, const uint8_t *const *a, int as, int ao, const float *da, const float *sa, __m256 *acc) { \
@@ -224,12 +197,6 @@ static const p256_kern_fn P256_KERNS[4][4] = {
     {p256_1_1, p256_1_2, p256_1_3, p256_1_4},
     {p256_s_1, p256_s_2, p256_s_3, p256_s_4},
 };
-
-#define DEF_PF(NAME, T) \
-    QK_AVX2 static void NAME(const float *p, int n, const float *const *a, __m256 *acc) { kern_pf(p, n, T, a, acc); }
-DEF_PF(pf_1, 1) DEF_PF(pf_2, 2) DEF_PF(pf_3, 3) DEF_PF(pf_4, 4) DEF_PF(pf_5, 5) DEF_PF(pf_6, 6)
-typedef void (*pf_kern_fn)(const float *, int, const float *const *, __m256 *);
-static const pf_kern_fn PF_KERNS[6] = {pf_1, pf_2, pf_3, pf_4, pf_5, pf_6};
 
 // ------------------------------------------------------------------------------ gemv for decoded types
 
@@ -363,62 +330,95 @@ QK_AVX2 static void matmul_p256(const qk_p256_info *info, int n, const uint8_t *
     free(panel);
 }
 
+/// Loads 8 weights of a float row (F32, F16 or BF16) as F32.
+QK_INLINE __m256 ldw(const int type, const uint8_t *row, int k) {
+    if (type == QK_F32) return _mm256_loadu_ps((const float *)row + k);
+    if (type == QK_F16) return _mm256_cvtph_ps(qk_loadu128((const uint16_t *)row + k));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(qk_loadu128((const uint16_t *)row + k)), 16));
+}
+
+QK_INLINE float ldw1(int type, const uint8_t *row, int k) {
+    if (type == QK_F32) return ((const float *)row)[k];
+    uint16_t h = ((const uint16_t *)row)[k];
+    if (type == QK_F16) return qk_h2f(h);
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/// RM weight rows × RN tokens, dot products over n (row-major: no panel; 12 accumulators).
+QK_INLINE void kern_float(const int type, const int RM, const int RN, int n, const uint8_t *w, size_t rb,
+                          const float *const *act, float *res /* RN × RM */) {
+    __m256 acc[4][3];
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) acc[i][j] = _mm256_setzero_ps();
+    const int n8 = n & ~7;
+    for (int k = 0; k < n8; k += 8) {
+        __m256 a[3];
+        for (int j = 0; j < RN; j++) a[j] = _mm256_loadu_ps(act[j] + k);
+        for (int i = 0; i < RM; i++) {
+            const __m256 x = ldw(type, w + i * rb, k);
+            for (int j = 0; j < RN; j++) acc[i][j] = _mm256_fmadd_ps(x, a[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) {
+            float s = qk_hsum_ps(acc[i][j]);
+            for (int k = n8; k < n; k++) s += ldw1(type, w + i * rb, k) * act[j][k];
+            res[j * 4 + i] = s;
+        }
+}
+
+#define DEF_FLOAT(T, TN) \
+    QK_AVX2 static void kf_##TN##_43(int n, const uint8_t *w, size_t rb, const float *const *a, float *r) { kern_float(T, 4, 3, n, w, rb, a, r); } \
+    QK_AVX2 static void kf_##TN##_42(int n, const uint8_t *w, size_t rb, const float *const *a, float *r) { kern_float(T, 4, 2, n, w, rb, a, r); } \
+    QK_AVX2 static void kf_##TN##_41(int n, const uint8_t *w, size_t rb, const float *const *a, float *r) { kern_float(T, 4, 1, n, w, rb, a, r); } \
+    QK_AVX2 static void kf_##TN##_13(int n, const uint8_t *w, size_t rb, const float *const *a, float *r) { kern_float(T, 1, 3, n, w, rb, a, r); } \
+    QK_AVX2 static void kf_##TN##_12(int n, const uint8_t *w, size_t rb, const float *const *a, float *r) { kern_float(T, 1, 2, n, w, rb, a, r); } \
+    QK_AVX2 static void kf_##TN##_11(int n, const uint8_t *w, size_t rb, const float *const *a, float *r) { kern_float(T, 1, 1, n, w, rb, a, r); }
+DEF_FLOAT(QK_F32, f32) DEF_FLOAT(QK_F16, f16) DEF_FLOAT(QK_BF16, bf16)
+typedef void (*kf_fn)(int, const uint8_t *, size_t, const float *const *, float *);
+// [type][RM==4 ? 0 : 1][RN-1]
+static const kf_fn KF[3][2][3] = {
+    {{kf_f32_41, kf_f32_42, kf_f32_43}, {kf_f32_11, kf_f32_12, kf_f32_13}},
+    {{kf_f16_41, kf_f16_42, kf_f16_43}, {kf_f16_11, kf_f16_12, kf_f16_13}},
+    {{kf_bf16_41, kf_bf16_42, kf_bf16_43}, {kf_bf16_11, kf_bf16_12, kf_bf16_13}},
+};
+
 QK_AVX2 static void matmul_pf(int type, int n, const uint8_t *w, size_t rb, int64_t r0, int64_t r1,
                               const uint8_t *a, size_t arb, int tokens, float *out, size_t os) {
-    const int n8 = n & ~7;
+    const int ti = type == QK_F32 ? 0 : type == QK_F16 ? 1 : 2;
     const int TB = token_block((size_t)n * 4, tokens);
-    float *panel = aligned_alloc(64, ((size_t)n8 * 32 + 63) & ~(size_t)63);
     float *conv = type == QK_F32 ? NULL : malloc(sizeof(float) * (size_t)TB * n);
     for (int t0 = 0; t0 < tokens; t0 += TB) {
         const int tb = tokens - t0 < TB ? tokens - t0 : TB;
-        if (conv) {
+        if (conv) {   // activations F16/BF16 → F32 once per token block
             for (int t = 0; t < tb; t++) {
-                const uint16_t *src = (const uint16_t *)(a + (size_t)(t0 + t) * arb);
+                const uint8_t *src = a + (size_t)(t0 + t) * arb;
                 float *dst = conv + (size_t)t * n;
                 int k = 0;
-                for (; k + 8 <= n; k += 8) {
-                    __m256 f = type == QK_F16 ? _mm256_cvtph_ps(qk_loadu128(src + k))
-                                              : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(qk_loadu128(src + k)), 16));
-                    _mm256_storeu_ps(dst + k, f);
-                }
-                for (; k < n; k++) {
-                    if (type == QK_F16) dst[k] = _cvtsh_ss(src[k]);
-                    else { uint32_t u = (uint32_t)src[k] << 16; memcpy(dst + k, &u, 4); }
-                }
+                for (; k + 8 <= n; k += 8) _mm256_storeu_ps(dst + k, ldw(type, src, k));
+                for (; k < n; k++) dst[k] = ldw1(type, src, k);
             }
         }
-        for (int64_t p0 = r0; p0 < r1; p0 += 8) {
-            const int rows = r1 - p0 < 8 ? (int)(r1 - p0) : 8;
-            build_pf(type, w + (size_t)p0 * rb, rb, rows, n8, panel);
-            for (int t = 0; t < tb; t += 6) {
-                const int T = tb - t < 6 ? tb - t : 6;
-                const float *act[6];
-                for (int i = 0; i < T; i++)
-                    act[i] = conv ? conv + (size_t)(t + i) * n : (const float *)(a + (size_t)(t0 + t + i) * arb);
-                __m256 acc[6];
-                PF_KERNS[T - 1](panel, n8, act, acc);
-                for (int i = 0; i < T; i++) {
-                    if (n8 < n) {   // tail elements (n not a multiple of 8): scalar
-                        float tmp[8];
-                        _mm256_storeu_ps(tmp, acc[i]);
-                        for (int r = 0; r < rows; r++) {
-                            const uint8_t *row = w + (size_t)(p0 + r) * rb;
-                            for (int k = n8; k < n; k++) {
-                                float x = type == QK_F32 ? ((const float *)row)[k]
-                                        : type == QK_F16 ? _cvtsh_ss(((const uint16_t *)row)[k])
-                                        : ({ uint32_t u = (uint32_t)((const uint16_t *)row)[k] << 16; float f; memcpy(&f, &u, 4); f; });
-                                tmp[r] += x * act[i][k];
-                            }
-                        }
-                        acc[i] = _mm256_loadu_ps(tmp);
-                    }
-                    store_rows(out, os, t0 + t + i, p0, rows, acc[i]);
+        for (int64_t p0 = r0; p0 < r1; p0 += 4) {
+            const int rm = r1 - p0 < 4 ? 1 : 4;
+            for (int64_t p = p0; p < p0 + 4 && p < r1; p += rm) {
+                for (int t = 0; t < tb; t += 3) {
+                    const int rn = tb - t < 3 ? tb - t : 3;
+                    const float *act[3];
+                    for (int j = 0; j < rn; j++) act[j] = conv ? conv + (size_t)(t + j) * n : (const float *)(a + (size_t)(t0 + t + j) * arb);
+                    float res[12];
+                    KF[ti][rm == 4 ? 0 : 1][rn - 1](n, w + (size_t)p * rb, rb, act, res);
+                    for (int j = 0; j < rn; j++)
+                        for (int i = 0; i < rm; i++) out[(size_t)(t0 + t + j) * os + p + i] = res[j * 4 + i];
                 }
+                if (rm == 4) break;
             }
         }
     }
     free(conv);
-    free(panel);
 }
 
 void qk_matmul_avx2_ex(int type, int n, const void *w, size_t rb, int64_t r0, int64_t r1,
