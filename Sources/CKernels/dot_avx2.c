@@ -86,17 +86,19 @@ QK_INLINE float gemv32(const int kind, int nb, const uint8_t *x, const uint8_t *
         const uint8_t *xb = x + (size_t)b * bsz, *yb = y + (size_t)b * ysz;
         __m256 m8;
         const __m256 d8 = kind_scales8(kind, xb, &m8);
-        float sc[8];
-        _mm256_storeu_ps(sc, _mm256_mul_ps(d8, _mm256_loadu_ps(dy + b)));
+        const __m256 sc8 = _mm256_mul_ps(d8, _mm256_loadu_ps(dy + b));
         if (!sgn) accm = _mm256_fmadd_ps(m8, _mm256_loadu_ps(sy + b), accm);
-        for (int i = 0; i < 8; i += 2) {
-            const __m256i v0 = kind_values(kind, xb + i * bsz, lut), v1 = kind_values(kind, xb + (i + 1) * bsz, lut);
-            const __m256i a0 = qk_loadu(yb + i * ysz + yq), a1 = qk_loadu(yb + (i + 1) * ysz + yq);
-            const __m256i p0 = _mm256_madd_epi16(sgn ? qk_mul_i8_pairs(v0, a0) : _mm256_maddubs_epi16(v0, a0), ones16);
-            const __m256i p1 = _mm256_madd_epi16(sgn ? qk_mul_i8_pairs(v1, a1) : _mm256_maddubs_epi16(v1, a1), ones16);
-            acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_broadcast_ss(sc + i), acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_broadcast_ss(sc + i + 1), acc1);
+        __m256i p[8];
+        for (int i = 0; i < 8; i++) {
+            const __m256i v = kind_values(kind, xb + i * bsz, lut), a = qk_loadu(yb + i * ysz + yq);
+            p[i] = _mm256_madd_epi16(sgn ? qk_mul_i8_pairs(v, a) : _mm256_maddubs_epi16(v, a), ones16);
         }
+        // the 8 block sums into one vector (exact int32), then one convert and one FMA
+        const __m256i h01 = _mm256_hadd_epi32(p[0], p[1]), h23 = _mm256_hadd_epi32(p[2], p[3]);
+        const __m256i h45 = _mm256_hadd_epi32(p[4], p[5]), h67 = _mm256_hadd_epi32(p[6], p[7]);
+        const __m256i h0123 = _mm256_hadd_epi32(h01, h23), h4567 = _mm256_hadd_epi32(h45, h67);
+        const __m256i sums = _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20), _mm256_permute2x128_si256(h0123, h4567, 0x31));
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), sc8, acc0);
     }
     float tail = 0;
     for (; b < nb; b++) {
@@ -162,10 +164,20 @@ QK_INLINE __m256i bsum_dot(const blk_q8_K *y, __m256i v16) {
     return _mm256_madd_epi16(qk_loadu(y->bsums), v16);
 }
 
-/// Broadcasts int16 scale pairs: returns [s[a] ×8 | s[b] ×8] (int16 lanes) for the 16-lane layout
-/// of a maddubs result over 32 values that span two 16-value groups a, b.
-QK_INLINE __m256i scale_pair(const int16_t *s, int a, int b) {
-    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(s[a])), _mm_set1_epi16(s[b]), 1);
+/// Sixteen int16 scales (one per 16 values) → for the 32-value group g (0…7) the vector
+/// [s_2g ×8 | s_2g+1 ×8] matching the 16 int16 lanes of a vpmaddubsw over the group.
+/// `dup[0]` = [s0…s7 | s0…s7], `dup[1]` = [s8…s15 | s8…s15] (see scales_dup).
+QK_INLINE __m256i group_scales(const __m256i dup[2], int g) {
+    const int a = (2 * g) % 8, b = (2 * g + 1) % 8;
+    const __m256i mask = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)(0x0100 * (2 * a + 1) + 2 * a))),
+                                                 _mm_set1_epi16((short)(0x0100 * (2 * b + 1) + 2 * b)), 1);
+    return _mm256_shuffle_epi8(dup[g / 4], mask);
+}
+
+QK_INLINE void scales_dup(__m256i s16, __m256i dup[2]) {
+    const __m128i lo = _mm256_castsi256_si128(s16), hi = _mm256_extracti128_si256(s16, 1);
+    dup[0] = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), lo, 1);
+    dup[1] = _mm256_inserti128_si256(_mm256_castsi128_si256(hi), hi, 1);
 }
 
 /// Q4_K / Q5_K scales and mins as int16: [sc0…sc7 | m0…m7] (ggml's 32-bit unpacking trick).
@@ -237,8 +249,8 @@ QK_AVX2 static float dot_q6_K(int n, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
         const __m256i sc16 = _mm256_cvtepi8_epi16(qk_loadu128(x[i].scales));
-        int16_t s[16];
-        _mm256_storeu_si256((__m256i *)s, sc16);
+        __m256i dup[2];
+        scales_dup(sc16, dup);
         __m256i sumi = _mm256_slli_epi32(bsum_dot(&y[i], sc16), 5);
         sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
         const uint8_t *ql = x[i].ql, *qh = x[i].qh;
@@ -250,11 +262,11 @@ QK_AVX2 static float dot_q6_K(int n, const void *vx, const void *vy) {
             __m256i v2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
             __m256i v3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l2, 4), m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
             const int8_t *y8 = q8 + 128 * j;
-            const int g = 8 * j;
-            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(v0, qk_loadu(y8)), scale_pair(s, g + 0, g + 1));
-            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(v1, qk_loadu(y8 + 32)), scale_pair(s, g + 2, g + 3));
-            __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(v2, qk_loadu(y8 + 64)), scale_pair(s, g + 4, g + 5));
-            __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(v3, qk_loadu(y8 + 96)), scale_pair(s, g + 6, g + 7));
+            const int g = 4 * j;
+            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(v0, qk_loadu(y8)), group_scales(dup, g + 0));
+            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(v1, qk_loadu(y8 + 32)), group_scales(dup, g + 1));
+            __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(v2, qk_loadu(y8 + 64)), group_scales(dup, g + 2));
+            __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(v3, qk_loadu(y8 + 96)), group_scales(dup, g + 3));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * qk_h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
@@ -270,11 +282,17 @@ QK_AVX2 static float dot_q3_K(int n, const void *vx, const void *vy) {
     const __m256i m3 = _mm256_set1_epi8(3), b2 = _mm256_set1_epi8(4);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
-        int8_t s8[16];
-        qk_scales_q3k(x[i].scales, s8);
-        const __m256i sc16 = _mm256_cvtepi8_epi16(qk_loadu128(s8));
-        int16_t s[16];
-        _mm256_storeu_si256((__m256i *)s, sc16);
+        uint32_t aux[3];
+        memcpy(aux, x[i].scales, 12);
+        const uint32_t k1 = 0x03030303, k2 = 0x0f0f0f0f;
+        const __m128i s128 = _mm_sub_epi8(_mm_set_epi32((int)(((aux[1] >> 4) & k2) | (((aux[2] >> 6) & k1) << 4)),
+                                                        (int)(((aux[0] >> 4) & k2) | (((aux[2] >> 4) & k1) << 4)),
+                                                        (int)((aux[1] & k2) | (((aux[2] >> 2) & k1) << 4)),
+                                                        (int)((aux[0] & k2) | (((aux[2] >> 0) & k1) << 4))),
+                                          _mm_set1_epi8(32));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(s128);
+        __m256i dup[2];
+        scales_dup(sc16, dup);
         __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(bsum_dot(&y[i], sc16), 2));
         const __m256i hm = qk_loadu(x[i].hmask);
         const int8_t *q8 = y[i].qs;
@@ -285,8 +303,7 @@ QK_AVX2 static float dot_q3_K(int n, const void *vx, const void *vy) {
                 __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3);
                 __m256i h = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hm, sh), 2), b2);
                 __m256i v = _mm256_or_si256(lo, h);
-                const int g = 2 * sh;
-                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(v, qk_loadu(q8 + 32 * sh)), scale_pair(s, g, g + 1));
+                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(v, qk_loadu(q8 + 32 * sh)), group_scales(dup, sh));
                 sumi = _mm256_add_epi32(sumi, p);
             }
         }
@@ -301,15 +318,15 @@ QK_AVX2 static float dot_q2_K(int n, const void *vx, const void *vy) {
     const int nb = n / 256;
     const __m256i m3 = _mm256_set1_epi8(3);
     __m256 acc = _mm256_setzero_ps();
-    float accm = 0;
+    __m256 accm = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
         const __m128i sc8 = qk_loadu128(x[i].scales);
         const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_srli_epi16(_mm_andnot_si128(_mm_set1_epi8(0x0F), sc8), 4));
         const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(sc8, _mm_set1_epi8(0x0F)));
-        int16_t s[16];
-        _mm256_storeu_si256((__m256i *)s, sc16);
+        __m256i dup[2];
+        scales_dup(sc16, dup);
         const float dy = y[i].d;
-        accm -= dy * qk_h2f(x[i].dmin) * (float)qk_hsum_epi32(bsum_dot(&y[i], mins16));
+        accm = _mm256_fmadd_ps(_mm256_set1_ps(-dy * qk_h2f(x[i].dmin)), _mm256_cvtepi32_ps(bsum_dot(&y[i], mins16)), accm);
         const int8_t *q8 = y[i].qs;
         __m256i sumi = _mm256_setzero_si256();
         for (int j = 0; j < 2; j++) {
@@ -317,13 +334,13 @@ QK_AVX2 static float dot_q2_K(int n, const void *vx, const void *vy) {
             for (int k = 0; k < 4; k++) {
                 const int grp = 4 * j + k;
                 __m256i v = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3);
-                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(v, qk_loadu(q8 + 32 * grp)), scale_pair(s, 2 * grp, 2 * grp + 1));
+                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(v, qk_loadu(q8 + 32 * grp)), group_scales(dup, grp));
                 sumi = _mm256_add_epi32(sumi, p);
             }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * qk_h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return qk_hsum_ps(acc) + accm;
+    return qk_hsum_ps(_mm256_add_ps(acc, accm));
 }
 
 QK_AVX2 static float dot_iq4_xs(int n, const void *vx, const void *vy) {
