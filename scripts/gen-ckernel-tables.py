@@ -28,6 +28,21 @@ for m in re.finditer(r"GGML_TABLE_BEGIN\((\w+),\s*(\w+),\s*(\w+)\)(.*?)GGML_TABL
     out.append("")
     del want[name]
 assert not want, want
+# derived: the ksigns_iq2xs codes as 8 bytes of ±1 (0xFF where the element is negative), for vpsignb
+m = re.search(r"GGML_TABLE_BEGIN\(uint8_t, ksigns_iq2xs, 128\)(.*?)GGML_TABLE_END\(\)", src, re.S)
+ks = [int(v) for v in m.group(1).replace("\n", " ").split(",") if v.strip()]
+out.append("/// ksigns_iq2xs as 8 sign bytes each: 0xFF (−1) where bit j is set, else 0x01.")
+out.append("const uint64_t qk_signs64[128] = {")
+vals = []
+for k in ks:
+    v = 0
+    for j in range(8):
+        v |= (0xFF if (k >> j) & 1 else 0x01) << (8 * j)
+    vals.append("0x%016x" % v)
+for i in range(0, 128, 4):
+    out.append("    " + ", ".join(vals[i:i + 4]) + ",")
+out.append("};")
+out.append("")
 acc = [("uint8_t", "ksigns_iq2xs"), ("uint64_t", "iq2xxs_grid"), ("uint64_t", "iq2xs_grid"),
        ("uint64_t", "iq2s_grid"), ("uint32_t", "iq3xxs_grid"), ("uint32_t", "iq3s_grid"),
        ("uint64_t", "iq1s_grid"), ("int8_t", "kvalues_iq4nl"), ("int8_t", "kvalues_mxfp4")]

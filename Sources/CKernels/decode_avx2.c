@@ -201,21 +201,27 @@ QK_AVX2 void qk_dec256_tq2_0(const uint8_t *b, uint8_t *q, int16_t *sc, int16_t 
     *M = -*D;
 }
 
+/// Base-3 digit of every byte: ((q·m mod 256)·3) >> 8, m = 3^l.
+QK_INLINE __m256i tq1_digit(__m256i q, int m) {
+    const __m256i lo8 = _mm256_set1_epi16(0xFF), mul = _mm256_set1_epi16((short)m), three = _mm256_set1_epi16(3);
+    const __m256i ve = _mm256_and_si256(_mm256_mullo_epi16(_mm256_and_si256(q, lo8), mul), lo8);
+    const __m256i vo = _mm256_and_si256(_mm256_mullo_epi16(_mm256_srli_epi16(q, 8), mul), lo8);
+    const __m256i de = _mm256_srli_epi16(_mm256_mullo_epi16(ve, three), 8);
+    const __m256i dd = _mm256_srli_epi16(_mm256_mullo_epi16(vo, three), 8);
+    return _mm256_or_si256(de, _mm256_slli_epi16(dd, 8));
+}
+
 /// TQ1_0: base-3 digits (value digit − 1), digit l of byte q is ((q·3^l mod 256)·3) >> 8.
 QK_AVX2 void qk_dec256_tq1_0(const uint8_t *b, uint8_t *q, int16_t *sc, int16_t *mn, float *D, float *M) {
     const blk_tq1_0 *x = (const blk_tq1_0 *)b;
     static const uint8_t pow3[6] = {1, 3, 9, 27, 81, 243};
     // qs[0..31]: 5 digits × 32; qs[32..47]: 5 digits × 16; qh[0..3]: 4 digits × 4
-    for (int l = 0; l < 5; l++)
-        for (int m = 0; m < 32; m++) {
-            uint8_t v = (uint8_t)(x->qs[m] * pow3[l]);
-            q[l * 32 + m] = (uint8_t)(((uint16_t)v * 3) >> 8);
-        }
-    for (int l = 0; l < 5; l++)
-        for (int m = 0; m < 16; m++) {
-            uint8_t v = (uint8_t)(x->qs[32 + m] * pow3[l]);
-            q[160 + l * 16 + m] = (uint8_t)(((uint16_t)v * 3) >> 8);
-        }
+    const __m256i a = qk_loadu(x->qs);
+    const __m256i c = _mm256_castsi128_si256(qk_loadu128(x->qs + 32));
+    for (int l = 0; l < 5; l++) {
+        _mm256_storeu_si256((__m256i *)(q + 32 * l), tq1_digit(a, pow3[l]));
+        _mm_storeu_si128((__m128i *)(q + 160 + 16 * l), _mm256_castsi256_si128(tq1_digit(c, pow3[l])));
+    }
     for (int l = 0; l < 4; l++)
         for (int j = 0; j < 4; j++) {
             uint8_t v = (uint8_t)(x->qh[j] * pow3[l]);
@@ -226,12 +232,9 @@ QK_AVX2 void qk_dec256_tq1_0(const uint8_t *b, uint8_t *q, int16_t *sc, int16_t 
     *M = -*D;
 }
 
-/// Writes 8 signed grid values g·(sign) + off as u8.
-QK_INLINE void put8(uint8_t *q, uint64_t grid, uint8_t signs, int off) {
-    for (int j = 0; j < 8; j++) {
-        int g = (int)((grid >> (8 * j)) & 0xFF);
-        q[j] = (uint8_t)(((signs >> j) & 1 ? -g : g) + off);
-    }
+/// Stores sign(grid) + off for 32 values: grid magnitudes q, ±1 sign bytes s.
+QK_INLINE void put32(uint8_t *q, __m256i grid, __m256i s, int off) {
+    _mm256_storeu_si256((__m256i *)q, _mm256_add_epi8(_mm256_sign_epi8(grid, s), _mm256_set1_epi8((char)off)));
 }
 
 /// IQ2 values ±{8, 25, 43} stored + 43; scales 2s+1; D = d/8.
@@ -241,8 +244,9 @@ QK_AVX2 void qk_dec256_iq2_xxs(const uint8_t *b, uint8_t *q, int16_t *sc, int16_
         uint32_t a[2];
         memcpy(a, x->qs + 4 * ib, 8);
         const uint8_t *idx = (const uint8_t *)&a[0];
-        for (int l = 0; l < 4; l++)
-            put8(q + 32 * ib + 8 * l, qk_iq2xxs_grid[idx[l]], qk_ksigns_iq2xs[(a[1] >> (7 * l)) & 127], 43);
+        const __m256i s = _mm256_set_epi64x((long long)qk_signs64[(a[1] >> 21) & 127], (long long)qk_signs64[(a[1] >> 14) & 127],
+                                            (long long)qk_signs64[(a[1] >> 7) & 127], (long long)qk_signs64[a[1] & 127]);
+        put32(q + 32 * ib, grid4x64(qk_iq2xxs_grid, idx[0], idx[1], idx[2], idx[3]), s, 43);
         const int16_t ls = (int16_t)(2 * (a[1] >> 28) + 1);
         sc[2 * ib] = sc[2 * ib + 1] = ls;
         mn[2 * ib] = mn[2 * ib + 1] = (int16_t)(43 * ls);
@@ -254,10 +258,10 @@ QK_AVX2 void qk_dec256_iq2_xxs(const uint8_t *b, uint8_t *q, int16_t *sc, int16_
 QK_AVX2 void qk_dec256_iq2_xs(const uint8_t *b, uint8_t *q, int16_t *sc, int16_t *mn, float *D, float *M) {
     const blk_iq2_xs *x = (const blk_iq2_xs *)b;
     for (int ib = 0; ib < 8; ib++) {
-        for (int l = 0; l < 4; l++) {
-            const uint16_t v = x->qs[4 * ib + l];
-            put8(q + 32 * ib + 8 * l, qk_iq2xs_grid[v & 511], qk_ksigns_iq2xs[v >> 9], 43);
-        }
+        const uint16_t *v = x->qs + 4 * ib;
+        const __m256i s = _mm256_set_epi64x((long long)qk_signs64[v[3] >> 9], (long long)qk_signs64[v[2] >> 9],
+                                            (long long)qk_signs64[v[1] >> 9], (long long)qk_signs64[v[0] >> 9]);
+        put32(q + 32 * ib, grid4x64(qk_iq2xs_grid, v[0] & 511, v[1] & 511, v[2] & 511, v[3] & 511), s, 43);
         const int16_t l1 = (int16_t)(2 * (x->scales[ib] & 0xF) + 1), l2 = (int16_t)(2 * (x->scales[ib] >> 4) + 1);
         sc[2 * ib] = l1; sc[2 * ib + 1] = l2;
         mn[2 * ib] = (int16_t)(43 * l1); mn[2 * ib + 1] = (int16_t)(43 * l2);
@@ -268,26 +272,18 @@ QK_AVX2 void qk_dec256_iq2_xs(const uint8_t *b, uint8_t *q, int16_t *sc, int16_t
 
 QK_AVX2 void qk_dec256_iq2_s(const uint8_t *b, uint8_t *q, int16_t *sc, int16_t *mn, float *D, float *M) {
     const blk_iq2_s *x = (const blk_iq2_s *)b;
-    const uint8_t *signs = x->qs + 32;
+    const uint8_t *qs = x->qs, *signs = x->qs + 32;
     for (int ib = 0; ib < 8; ib++) {
-        for (int l = 0; l < 4; l++) {
-            const int idx = x->qs[4 * ib + l] | ((x->qh[ib] << (8 - 2 * l)) & 0x300);
-            put8(q + 32 * ib + 8 * l, qk_iq2s_grid[idx], signs[4 * ib + l], 43);
-        }
+        const int qh = x->qh[ib];
+        const __m256i g = grid4x64(qk_iq2s_grid, qs[4 * ib] | ((qh << 8) & 0x300), qs[4 * ib + 1] | ((qh << 6) & 0x300),
+                                   qs[4 * ib + 2] | ((qh << 4) & 0x300), qs[4 * ib + 3] | ((qh << 2) & 0x300));
+        put32(q + 32 * ib, g, signs_from_bits(signs + 4 * ib), 43);
         const int16_t l1 = (int16_t)(2 * (x->scales[ib] & 0xF) + 1), l2 = (int16_t)(2 * (x->scales[ib] >> 4) + 1);
         sc[2 * ib] = l1; sc[2 * ib + 1] = l2;
         mn[2 * ib] = (int16_t)(43 * l1); mn[2 * ib + 1] = (int16_t)(43 * l2);
     }
     *D = 0.125f * qk_h2f(x->d);
     *M = -*D;
-}
-
-/// Writes 4 signed grid values (bytes of a uint32) with 4 sign bits.
-QK_INLINE void put4(uint8_t *q, uint32_t grid, unsigned signs, int off) {
-    for (int j = 0; j < 4; j++) {
-        int g = (int)((grid >> (8 * j)) & 0xFF);
-        q[j] = (uint8_t)(((signs >> j) & 1 ? -g : g) + off);
-    }
 }
 
 /// IQ3_XXS values ±{4…62} stored + 62; D = d/4.
@@ -297,12 +293,12 @@ QK_AVX2 void qk_dec256_iq3_xxs(const uint8_t *b, uint8_t *q, int16_t *sc, int16_
     for (int ib = 0; ib < 8; ib++) {
         uint32_t aux;
         memcpy(&aux, gas + 4 * ib, 4);
-        const uint8_t *q3 = x->qs + 8 * ib;
-        for (int l = 0; l < 4; l++) {
-            const uint8_t s = qk_ksigns_iq2xs[(aux >> (7 * l)) & 127];
-            put4(q + 32 * ib + 8 * l, qk_iq3xxs_grid[q3[2 * l]], s & 0xF, 62);
-            put4(q + 32 * ib + 8 * l + 4, qk_iq3xxs_grid[q3[2 * l + 1]], s >> 4, 62);
-        }
+        const uint8_t *g = x->qs + 8 * ib;
+        const __m256i grid = _mm256_set_epi32((int)qk_iq3xxs_grid[g[7]], (int)qk_iq3xxs_grid[g[6]], (int)qk_iq3xxs_grid[g[5]], (int)qk_iq3xxs_grid[g[4]],
+                                              (int)qk_iq3xxs_grid[g[3]], (int)qk_iq3xxs_grid[g[2]], (int)qk_iq3xxs_grid[g[1]], (int)qk_iq3xxs_grid[g[0]]);
+        const __m256i s = _mm256_set_epi64x((long long)qk_signs64[(aux >> 21) & 127], (long long)qk_signs64[(aux >> 14) & 127],
+                                            (long long)qk_signs64[(aux >> 7) & 127], (long long)qk_signs64[aux & 127]);
+        put32(q + 32 * ib, grid, s, 62);
         const int16_t ls = (int16_t)(2 * (aux >> 28) + 1);
         sc[2 * ib] = sc[2 * ib + 1] = ls;
         mn[2 * ib] = mn[2 * ib + 1] = (int16_t)(62 * ls);
@@ -316,14 +312,12 @@ QK_AVX2 void qk_dec256_iq3_s(const uint8_t *b, uint8_t *q, int16_t *sc, int16_t 
     const blk_iq3_s *x = (const blk_iq3_s *)b;
     for (int ib = 0; ib < 8; ib++) {
         const uint8_t *qs = x->qs + 8 * ib;
-        const uint8_t *signs = x->signs + 4 * ib;
         const int qh = x->qh[ib];
-        for (int l = 0; l < 4; l++) {
-            const uint32_t g1 = qk_iq3s_grid[qs[2 * l] | ((qh << (8 - 2 * l)) & 256)];
-            const uint32_t g2 = qk_iq3s_grid[qs[2 * l + 1] | ((qh << (7 - 2 * l)) & 256)];
-            put4(q + 32 * ib + 8 * l, g1, signs[l] & 0xF, 15);
-            put4(q + 32 * ib + 8 * l + 4, g2, signs[l] >> 4, 15);
-        }
+        int idx[8];
+        for (int l = 0; l < 8; l++) idx[l] = qs[l] | ((qh << (8 - l)) & 256);
+        const __m256i grid = _mm256_set_epi32((int)qk_iq3s_grid[idx[7]], (int)qk_iq3s_grid[idx[6]], (int)qk_iq3s_grid[idx[5]], (int)qk_iq3s_grid[idx[4]],
+                                              (int)qk_iq3s_grid[idx[3]], (int)qk_iq3s_grid[idx[2]], (int)qk_iq3s_grid[idx[1]], (int)qk_iq3s_grid[idx[0]]);
+        put32(q + 32 * ib, grid, signs_from_bits(x->signs + 4 * ib), 15);
         const int16_t ls = (int16_t)(2 * ((x->scales[ib / 2] >> (4 * (ib & 1))) & 0xF) + 1);
         sc[2 * ib] = sc[2 * ib + 1] = ls;
         mn[2 * ib] = mn[2 * ib + 1] = (int16_t)(15 * ls);
@@ -335,13 +329,14 @@ QK_AVX2 void qk_dec256_iq3_s(const uint8_t *b, uint8_t *q, int16_t *sc, int16_t 
 /// IQ1_S: value ls·(g + δ/8), g ∈ {−1, 0, 1}, δ = ±1: v = 8g + δ stored + 9, D = d/8.
 QK_AVX2 void qk_dec256_iq1_s(const uint8_t *b, uint8_t *q, int16_t *sc, int16_t *mn, float *D, float *M) {
     const blk_iq1_s *x = (const blk_iq1_s *)b;
+    const __m256i eight = _mm256_set1_epi8(8);
     for (int ib = 0; ib < 8; ib++) {
         const uint16_t qh = x->qh[ib];
         const int delta = qh & 0x8000 ? -1 : 1;
-        for (int l = 0; l < 4; l++) {
-            const uint64_t g = qk_iq1s_grid[x->qs[4 * ib + l] | (((qh >> (3 * l)) & 7) << 8)];
-            for (int j = 0; j < 8; j++) q[32 * ib + 8 * l + j] = (uint8_t)(8 * (int8_t)(g >> (8 * j)) + delta + 9);
-        }
+        const uint8_t *qs = x->qs + 4 * ib;
+        const __m256i g = grid4x64(qk_iq1s_grid, qs[0] | ((qh << 8) & 0x700), qs[1] | ((qh << 5) & 0x700),
+                                   qs[2] | ((qh << 2) & 0x700), qs[3] | ((qh >> 1) & 0x700));
+        _mm256_storeu_si256((__m256i *)(q + 32 * ib), _mm256_add_epi8(_mm256_sign_epi8(eight, g), _mm256_set1_epi8((char)(delta + 9))));
         const int16_t ls = (int16_t)(2 * ((qh >> 12) & 7) + 1);
         sc[2 * ib] = sc[2 * ib + 1] = ls;
         mn[2 * ib] = mn[2 * ib + 1] = (int16_t)(9 * ls);
@@ -355,14 +350,14 @@ QK_AVX2 void qk_dec256_iq1_m(const uint8_t *b, uint8_t *q, int16_t *sc, int16_t 
     uint16_t s4[4];
     memcpy(s4, x->scales, 8);
     const uint16_t scale = (uint16_t)((s4[0] >> 12) | ((s4[1] >> 8) & 0x00f0) | ((s4[2] >> 4) & 0x0f00) | (s4[3] & 0xf000));
+    const __m256i eight = _mm256_set1_epi8(8);
     for (int ib = 0; ib < 8; ib++) {
-        const uint8_t *qh = x->qh + 2 * ib;
-        for (int l = 0; l < 4; l++) {
-            const int h = qh[l / 2];
-            const int delta = (l % 2 ? h & 0x80 : h & 0x08) ? -1 : 1;
-            const uint64_t g = qk_iq1s_grid[x->qs[4 * ib + l] | (((uint16_t)h << (8 - 4 * (l % 2))) & 0x700)];
-            for (int j = 0; j < 8; j++) q[32 * ib + 8 * l + j] = (uint8_t)(8 * (int8_t)(g >> (8 * j)) + delta + 9);
-        }
+        const uint8_t *qh = x->qh + 2 * ib, *qs = x->qs + 4 * ib;
+        const __m256i g = grid4x64(qk_iq1s_grid, qs[0] | ((qh[0] << 8) & 0x700), qs[1] | ((qh[0] << 4) & 0x700),
+                                   qs[2] | ((qh[1] << 8) & 0x700), qs[3] | ((qh[1] << 4) & 0x700));
+        const __m256i off = _mm256_set_epi64x(0x0101010101010101LL * ((qh[1] & 0x80) ? 8 : 10), 0x0101010101010101LL * ((qh[1] & 0x08) ? 8 : 10),
+                                              0x0101010101010101LL * ((qh[0] & 0x80) ? 8 : 10), 0x0101010101010101LL * ((qh[0] & 0x08) ? 8 : 10));
+        _mm256_storeu_si256((__m256i *)(q + 32 * ib), _mm256_add_epi8(_mm256_sign_epi8(eight, g), off));
         const int16_t l1 = (int16_t)(2 * ((s4[ib / 2] >> (6 * (ib % 2) + 0)) & 7) + 1);
         const int16_t l2 = (int16_t)(2 * ((s4[ib / 2] >> (6 * (ib % 2) + 3)) & 7) + 1);
         sc[2 * ib] = l1; sc[2 * ib + 1] = l2;

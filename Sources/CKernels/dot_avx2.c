@@ -390,6 +390,117 @@ QK_AVX2 static float dot_tq2_0(int n, const void *vx, const void *vy) {
     return qk_hsum_ps(acc);
 }
 
+// ---------------------------------------------------------------- i-quants (codebooks)
+//
+// Grid magnitudes (unsigned) go straight into vpmaddubsw; the signs are applied to the
+// activations with vpsignb (qk_signs64: ±1 bytes per 7-bit sign code, or sign bits → ±1).
+
+QK_AVX2 static float dot_iq2_xxs(int n, const void *vx, const void *vy) {
+    const blk_iq2_xxs *x = vx;
+    const blk_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / 256; i++) {
+        __m256i sumi = _mm256_setzero_si256();
+        for (int ib = 0; ib < 8; ib++) {
+            uint32_t a[2];
+            memcpy(a, x[i].qs + 4 * ib, 8);
+            const uint8_t *idx = (const uint8_t *)a;
+            const __m256i q2 = grid4x64(qk_iq2xxs_grid, idx[0], idx[1], idx[2], idx[3]);
+            const __m256i s2 = _mm256_set_epi64x((long long)qk_signs64[(a[1] >> 21) & 127], (long long)qk_signs64[(a[1] >> 14) & 127],
+                                                 (long long)qk_signs64[(a[1] >> 7) & 127], (long long)qk_signs64[a[1] & 127]);
+            const __m256i p = _mm256_maddubs_epi16(q2, _mm256_sign_epi8(qk_loadu(y[i].qs + 32 * ib), s2));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16((short)(2 * (a[1] >> 28) + 1))));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(qk_h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return 0.125f * qk_hsum_ps(acc);
+}
+
+QK_AVX2 static float dot_iq2_xs(int n, const void *vx, const void *vy) {
+    const blk_iq2_xs *x = vx;
+    const blk_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / 256; i++) {
+        __m256i sumi = _mm256_setzero_si256();
+        for (int ib = 0; ib < 8; ib++) {
+            const uint16_t *q = x[i].qs + 4 * ib;
+            const __m256i q2 = grid4x64(qk_iq2xs_grid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511);
+            const __m256i s2 = _mm256_set_epi64x((long long)qk_signs64[q[3] >> 9], (long long)qk_signs64[q[2] >> 9],
+                                                 (long long)qk_signs64[q[1] >> 9], (long long)qk_signs64[q[0] >> 9]);
+            const __m256i p = _mm256_maddubs_epi16(q2, _mm256_sign_epi8(qk_loadu(y[i].qs + 32 * ib), s2));
+            const int sc = x[i].scales[ib];
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, pair16(2 * (sc & 0xF) + 1, 2 * (sc >> 4) + 1)));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(qk_h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return 0.125f * qk_hsum_ps(acc);
+}
+
+QK_AVX2 static float dot_iq2_s(int n, const void *vx, const void *vy) {
+    const blk_iq2_s *x = vx;
+    const blk_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / 256; i++) {
+        __m256i sumi = _mm256_setzero_si256();
+        const uint8_t *qs = x[i].qs, *signs = x[i].qs + 32;
+        for (int ib = 0; ib < 8; ib++) {
+            const int qh = x[i].qh[ib];
+            const __m256i q2 = grid4x64(qk_iq2s_grid, qs[4 * ib] | ((qh << 8) & 0x300), qs[4 * ib + 1] | ((qh << 6) & 0x300),
+                                        qs[4 * ib + 2] | ((qh << 4) & 0x300), qs[4 * ib + 3] | ((qh << 2) & 0x300));
+            const __m256i p = _mm256_maddubs_epi16(q2, _mm256_sign_epi8(qk_loadu(y[i].qs + 32 * ib), signs_from_bits(signs + 4 * ib)));
+            const int sc = x[i].scales[ib];
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, pair16(2 * (sc & 0xF) + 1, 2 * (sc >> 4) + 1)));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(qk_h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return 0.125f * qk_hsum_ps(acc);
+}
+
+QK_AVX2 static float dot_iq3_xxs(int n, const void *vx, const void *vy) {
+    const blk_iq3_xxs *x = vx;
+    const blk_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / 256; i++) {
+        __m256i sumi = _mm256_setzero_si256();
+        const uint8_t *q3 = x[i].qs, *gas = x[i].qs + 64;
+        for (int ib = 0; ib < 8; ib++) {
+            uint32_t aux;
+            memcpy(&aux, gas + 4 * ib, 4);
+            const uint8_t *g = q3 + 8 * ib;
+            const __m256i q = _mm256_set_epi32((int)qk_iq3xxs_grid[g[7]], (int)qk_iq3xxs_grid[g[6]], (int)qk_iq3xxs_grid[g[5]], (int)qk_iq3xxs_grid[g[4]],
+                                               (int)qk_iq3xxs_grid[g[3]], (int)qk_iq3xxs_grid[g[2]], (int)qk_iq3xxs_grid[g[1]], (int)qk_iq3xxs_grid[g[0]]);
+            const __m256i s = _mm256_set_epi64x((long long)qk_signs64[(aux >> 21) & 127], (long long)qk_signs64[(aux >> 14) & 127],
+                                                (long long)qk_signs64[(aux >> 7) & 127], (long long)qk_signs64[aux & 127]);
+            const __m256i p = _mm256_maddubs_epi16(q, _mm256_sign_epi8(qk_loadu(y[i].qs + 32 * ib), s));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16((short)(2 * (aux >> 28) + 1))));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(qk_h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return 0.25f * qk_hsum_ps(acc);
+}
+
+QK_AVX2 static float dot_iq3_s(int n, const void *vx, const void *vy) {
+    const blk_iq3_s *x = vx;
+    const blk_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / 256; i++) {
+        __m256i sumi = _mm256_setzero_si256();
+        for (int ib = 0; ib < 8; ib++) {
+            const uint8_t *qs = x[i].qs + 8 * ib;
+            const int qh = x[i].qh[ib];
+            int idx[8];
+            for (int l = 0; l < 8; l++) idx[l] = qs[l] | ((qh << (8 - l)) & 256);
+            const __m256i q = _mm256_set_epi32((int)qk_iq3s_grid[idx[7]], (int)qk_iq3s_grid[idx[6]], (int)qk_iq3s_grid[idx[5]], (int)qk_iq3s_grid[idx[4]],
+                                               (int)qk_iq3s_grid[idx[3]], (int)qk_iq3s_grid[idx[2]], (int)qk_iq3s_grid[idx[1]], (int)qk_iq3s_grid[idx[0]]);
+            const __m256i p = _mm256_maddubs_epi16(q, _mm256_sign_epi8(qk_loadu(y[i].qs + 32 * ib), signs_from_bits(x[i].signs + 4 * ib)));
+            const int ls = 2 * ((x[i].scales[ib / 2] >> (4 * (ib & 1))) & 0xF) + 1;
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16((short)ls)));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(qk_h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return qk_hsum_ps(acc);
+}
+
 // ---------------------------------------------------------------- plain floats
 
 QK_AVX2 static float dot_f32(int n, const void *vx, const void *vy) {
@@ -470,6 +581,11 @@ qk_dot_fn qk_fused_dot(int type) {
     case QK_Q6_K: return dot_q6_K;
     case QK_IQ4_XS: return dot_iq4_xs;
     case QK_TQ2_0: return dot_tq2_0;
+    case QK_IQ2_XXS: return dot_iq2_xxs;
+    case QK_IQ2_XS: return dot_iq2_xs;
+    case QK_IQ2_S: return dot_iq2_s;
+    case QK_IQ3_XXS: return dot_iq3_xxs;
+    case QK_IQ3_S: return dot_iq3_s;
     default: return NULL;
     }
 }

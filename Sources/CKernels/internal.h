@@ -85,6 +85,7 @@ extern const uint32_t qk_iq3s_grid[512];
 extern const uint64_t qk_iq1s_grid[2048];
 extern const int8_t qk_kvalues_iq4nl[16];
 extern const int8_t qk_kvalues_mxfp4[16];
+extern const uint64_t qk_signs64[128];
 
 static inline float qk_e8m0_half(uint8_t e) {
     uint32_t bits = e < 2 ? (0x00200000u << e) : ((uint32_t)(e - 1) << 23);
@@ -157,6 +158,19 @@ QK_INLINE __m256i qk_bits32(const uint8_t *p) {
 /// Signed int8 × int8 products summed in pairs into int16 (|x| ≤ 127 assumed for exactness).
 QK_INLINE __m256i qk_mul_i8_pairs(__m256i x, __m256i y) {
     return _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+QK_INLINE __m256i grid4x64(const uint64_t *g, int i0, int i1, int i2, int i3) {
+    return _mm256_set_epi64x((long long)g[i3], (long long)g[i2], (long long)g[i1], (long long)g[i0]);
+}
+
+/// 32 sign bits (bit j: element j negative) → 32 bytes of ±1.
+QK_INLINE __m256i signs_from_bits(const uint8_t *p) {
+    return _mm256_or_si256(qk_bits32(p), _mm256_set1_epi8(1));
+}
+
+QK_INLINE __m256i pair16(int a, int b) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)a)), _mm_set1_epi16((short)b), 1);
 }
 
 /// 8×8 transpose of 32-bit elements: r[i] lane j ← r[j] lane i.
