@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["QKCore", "GGUF", "Inference", "Tokenizers"], swiftSettings: speed),
         .executableTarget(name: "quant", dependencies: [
             "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
-            "Tokenizers", "Inference", "Evaluation",
+            "Tokenizers", "DotKernels", "Inference", "Evaluation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: speed),

@@ -4,6 +4,7 @@ import ArgumentParser
 struct QuantCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quant",
-        abstract: "Quantize, inspect and convert LLM weights (GGUF, safetensors).",
-        subcommands: [InspectCommand.self, QuantizeCommand.self, PerplexityCommand.self, GenerateCommand.self, BenchCommand.self, BenchFormatsCommand.self])
+        abstract: "Quantize, evaluate, run and inspect LLM weights (GGUF, safetensors).",
+        subcommands: [InspectCommand.self, QuantizeCommand.self, PerplexityCommand.self, GenerateCommand.self,
+                      BenchCommand.self, BenchFormatsCommand.self, BenchKernelsCommand.self])
 }
