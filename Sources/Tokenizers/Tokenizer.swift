@@ -102,6 +102,7 @@ public final class Tokenizer: Sendable {
         case .spm:
             var prevSpecial = true  // a leading space goes before the first text
             var escaped = [UInt8]()
+            var cache = WordCache()
             for f in fragments {
                 guard f.token < 0 else {
                     out.append(f.token)
@@ -115,7 +116,7 @@ public final class Tokenizer: Sendable {
                     let b = text[k]
                     if b == 0x20 { escaped.append(contentsOf: [0xE2, 0x96, 0x81]) } else { escaped.append(b) }
                 }
-                escaped.withUnsafeBufferPointer { SPMSession.tokenize($0, vocab: vocab, into: &out) }
+                escaped.withUnsafeBufferPointer { SPMSession.tokenize($0, vocab: vocab, cache: &cache, into: &out) }
                 prevSpecial = false
             }
         case .bpe:
