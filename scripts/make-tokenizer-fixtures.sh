@@ -40,7 +40,7 @@ ${CC:-cc} -O2 -std=c11 -Wall -I"$LLAMA_CPP/include" -I"$LLAMA_CPP/ggml/include" 
 
 # Inputs: $WORK/cases-full (edge cases, samples, digests of every text file) for the real
 # models, $WORK/cases-ref (edge cases, digests of a few files) for the reference vocabularies.
-python3 - "$MODELS" "$WORK" <<'PY'
+GGUF_PY="$LLAMA_CPP/gguf-py" python3 - "$MODELS" "$WORK" <<'PY'
 import json, os, sys
 models, work = sys.argv[1], sys.argv[2]
 
@@ -122,6 +122,40 @@ with open(f"{work}/cases-full", "wb") as out, open(f"{work}/cases-ref", "wb") as
         if t in ("eng/eng.txt", "rus/rus.txt", "zho/zho.txt", "ara/ara.txt", "eng/weird.txt",
                  "coding/python/python.txt", "coding/c++/c++.txt", "coding/html/html.txt"):
             record(ref, f"file {t}", data, digest=True, file=t)
+
+# Chat templates: llama.cpp's built-in names, Jinja snippets that select each family, the
+# real models' templates, and one nobody knows.
+names = ["chatml", "llama2", "llama2-sys", "llama2-sys-bos", "llama2-sys-strip", "mistral-v1", "mistral-v3",
+         "mistral-v3-tekken", "mistral-v7", "mistral-v7-tekken", "phi3", "phi4", "falcon3", "zephyr", "monarch",
+         "gemma", "orion", "openchat", "vicuna", "vicuna-orca", "deepseek", "deepseek2", "deepseek3",
+         "command-r", "llama3", "chatglm3", "chatglm4", "glmedge", "minicpm", "exaone3", "granite", "llama4",
+         "smolvlm", "gpt-oss"]
+snippets = [
+    "{% for m in messages %}{{ '<start_of_turn>' + m['role'] + '\\n' + m['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}",
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}",
+    "{{ bos_token + '[INST] ' + message['content'] + ' [/INST]' }}",
+    "{{ '[INST] <<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' }}",
+    "{{ bos_token + '[INST] ' + message['content'].strip() + ' [/INST]' }}{{ content.strip() }}",
+    "{{ '<|user|>\\n' + message['content'] + '<|end|>\\n<|assistant|>\\n' }}",
+    "{{ '<|im_start|>' + message['role'] + '<|im_sep|>' + message['content'] + '<|im_end|>' }}",
+    "{{ '[SYSTEM_PROMPT]' + system + '[/SYSTEM_PROMPT][INST]' + message['content'] + '[/INST]' }}",
+    "{{ '<|user|>\\n' + message['content'] + '<|endoftext|>' }}",
+    "{{ 'USER: ' + message['content'] + ' ASSISTANT: ' }}",
+    "{{ '<|START_OF_TURN_TOKEN|><|USER_TOKEN|>' + message['content'] }}",
+    "{{ '<|header_start|>user<|header_end|>' }}",
+    "{{ '<|start|>user<|channel|>' }}",
+    "{{ 'Human: ' + message['content'] }} no known markers here",
+]
+with open(f"{work}/templates", "wb") as out:
+    for t in names + snippets:
+        data = t.encode("utf-8")
+        out.write(b"@@template %d\n" % len(data) + data + b"\n")
+    sys.path.insert(0, os.environ["GGUF_PY"])  # llama.cpp's gguf-py reads the real templates
+    import gguf
+    for m in ["SmolLM2-135M-Instruct.Q4_1.gguf", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"]:
+        f = gguf.GGUFReader(f"{models}/{m}").fields["tokenizer.chat_template"]
+        t = bytes(f.parts[f.data[0]])
+        out.write(b"@@template %d\n" % len(t) + t + b"\n")
 PY
 
 mkdir -p "$OUT"
@@ -135,4 +169,6 @@ for v in llama-spm llama-bpe gpt-2 qwen2 phi-3; do
     echo "make-tokenizer-fixtures: ggml-vocab-$v"
     "$WORK/tokenize_reference" "$SHARED/ggml-vocab-$v.gguf" "$WORK/cases-ref" > "$OUT/ggml-vocab-$v.json"
 done
+echo "make-tokenizer-fixtures: chat templates"
+"$WORK/tokenize_reference" --chat "$WORK/templates" > "$OUT/chat-templates.json"
 ls -l "$OUT"

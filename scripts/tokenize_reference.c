@@ -1,6 +1,7 @@
 // Reference tokenizations from llama.cpp itself, for the Tokenizers tests.
 //
 //   tokenize_reference MODEL.gguf CASES_FILE > fixture.json
+//   tokenize_reference --chat TEMPLATES_FILE > chat-templates.json
 //
 // Loads MODEL's vocabulary only (vocab_only) and, for each case in CASES_FILE, calls
 // llama_tokenize with the case's add_special / parse_special flags and llama_detokenize
@@ -122,8 +123,46 @@ static void print_chat(const char * tmpl, const struct llama_chat_message * msgs
     printf("}");
 }
 
+// --chat TEMPLATES_FILE: llama_chat_apply_template (no model needed) for each template in the
+// file (records "@@template N\n" + N bytes + "\n"), on three fixed conversations.
+static int chat_mode(const char * path) {
+    size_t size;
+    char * all = read_file(path, &size);
+    struct llama_chat_message conv[] = {
+        {"system", "You are a helpful assistant."},
+        {"user", "Hello! How are you?"},
+        {"assistant", "  I'm fine, thanks.  "},
+        {"user", "What is 2+2?\n"},
+    };
+    printf("[");
+    size_t pos = 0;
+    bool first = true;
+    while (pos < size) {
+        if (strncmp(all + pos, "@@template ", 11) != 0) { fprintf(stderr, "bad template header\n"); return 1; }
+        char * eol = memchr(all + pos, '\n', size - pos);
+        size_t n = strtoull(all + pos + 11, NULL, 10);
+        char * tmpl = malloc(n + 1);
+        memcpy(tmpl, eol + 1, n);
+        tmpl[n] = 0;
+        pos = (size_t) (eol + 1 - all) + n + 1;
+        printf("%s\n  {\"template\": ", first ? "" : ",");
+        json_string(tmpl, n);
+        printf(", \"results\": [");
+        print_chat(tmpl, conv, 4, true, true);
+        print_chat(tmpl, conv, 4, false, false);
+        print_chat(tmpl, conv + 1, 3, true, false);
+        printf("]}");
+        first = false;
+        free(tmpl);
+    }
+    printf("\n]\n");
+    free(all);
+    return 0;
+}
+
 int main(int argc, char ** argv) {
-    if (argc != 3) { fprintf(stderr, "usage: %s MODEL.gguf CASES_FILE\n", argv[0]); return 2; }
+    if (argc == 3 && strcmp(argv[1], "--chat") == 0) return chat_mode(argv[2]);
+    if (argc != 3) { fprintf(stderr, "usage: %s MODEL.gguf CASES_FILE | --chat TEMPLATES_FILE\n", argv[0]); return 2; }
     llama_log_set(quiet_log, NULL);
     llama_backend_init();
     struct llama_model_params mp = llama_model_default_params();

@@ -5,7 +5,7 @@
 /// Tokens are added in id order, so a token's index is its id; a repeated text maps to its
 /// last id, as llama.cpp's `token_to_id` does. Extra strings (BPE merge parts that are not
 /// tokens) get indices past the vocabulary.
-final class ByteStringTable: @unchecked Sendable {
+struct ByteStringTable: Sendable {
     private(set) var arena: [UInt8] = []
     private(set) var offsets: [Int32] = [0]
     private var slots: [Int32] = []
@@ -54,45 +54,47 @@ final class ByteStringTable: @unchecked Sendable {
 
     /// Appends a string and makes lookups of its text return the new index. Returns the index.
     @discardableResult
-    func append(_ p: UnsafeBufferPointer<UInt8>) -> Int {
+    mutating func append(_ p: UnsafeBufferPointer<UInt8>) -> Int {
         let index = count
         arena.append(contentsOf: p)
         offsets.append(Int32(arena.count))
         if count * 2 > slots.count { grow() }
-        insert(index: index, replacing: true)
+        insert(index: index)
         return index
     }
 
     /// The index of the string with these bytes, adding it if absent.
-    func intern(_ p: UnsafeBufferPointer<UInt8>) -> Int {
+    mutating func intern(_ p: UnsafeBufferPointer<UInt8>) -> Int {
         let found = lookup(p)
         return found >= 0 ? found : append(p)
     }
 
-    private func insert(index: Int, replacing: Bool) {
-        arena.withUnsafeBufferPointer { a in
-            let r = range(index)
-            let base = a.baseAddress! + r.lowerBound
-            var slot = Int(truncatingIfNeeded: Self.hash(base, r.count)) & mask
-            while true {
-                let other = Int(slots[slot])
-                if other < 0 { slots[slot] = Int32(index); return }
-                let ro = range(other)
-                if replacing, ro.count == r.count, memcmpEqual(a.baseAddress! + ro.lowerBound, base, r.count) {
-                    slots[slot] = Int32(index)
-                    return
+    /// Points lookups of string `index`'s text at `index` (a repeated text: the last wins).
+    private mutating func insert(index: Int) {
+        let r = range(index)
+        let mask = self.mask
+        let found: Int = arena.withUnsafeBufferPointer { a in
+            slots.withUnsafeBufferPointer { s in
+                let base = a.baseAddress! + r.lowerBound
+                var slot = Int(truncatingIfNeeded: Self.hash(base, r.count)) & mask
+                while true {
+                    let other = Int(s[slot])
+                    if other < 0 { return slot }
+                    let ro = range(other)
+                    if ro.count == r.count, memcmpEqual(a.baseAddress! + ro.lowerBound, base, r.count) { return slot }
+                    slot = (slot + 1) & mask
                 }
-                slot = (slot + 1) & mask
             }
         }
+        slots[found] = Int32(index)
     }
 
-    private func grow() {
+    private mutating func grow() {
         let capacity = slots.count * 2
         slots = [Int32](repeating: -1, count: capacity)
         mask = capacity - 1
         // Re-inserting in index order keeps "last index wins" for repeated texts.
-        for i in 0 ..< count { insert(index: i, replacing: true) }
+        for i in 0 ..< count { insert(index: i) }
     }
 
     /// The index of the string equal to `n` bytes at `p`, or -1.

@@ -102,6 +102,7 @@ public final class Tokenizer: Sendable {
         case .spm:
             var prevSpecial = true  // a leading space goes before the first text
             var escaped = [UInt8]()
+            var cache = WordCache()
             for f in fragments {
                 guard f.token < 0 else {
                     out.append(f.token)
@@ -115,7 +116,7 @@ public final class Tokenizer: Sendable {
                     let b = text[k]
                     if b == 0x20 { escaped.append(contentsOf: [0xE2, 0x96, 0x81]) } else { escaped.append(b) }
                 }
-                escaped.withUnsafeBufferPointer { SPMSession.tokenize($0, vocab: vocab, into: &out) }
+                escaped.withUnsafeBufferPointer { SPMSession.tokenize($0, vocab: vocab, cache: &cache, into: &out) }
                 prevSpecial = false
             }
         case .bpe:
@@ -164,18 +165,26 @@ public final class Tokenizer: Sendable {
         return []
     }
 
-    /// Text for `ids`, as llama.cpp's `llama_detokenize(remove_special: false,
-    /// unparse_special: special)`: the pieces joined, the leading space SentencePiece added
-    /// removed, and for BPE vocabularies that ask for it (`clean_spaces`) spaces before
-    /// punctuation cleaned up. Invalid UTF-8 (a character cut between tokens) becomes U+FFFD.
-    public func decode(_ ids: [Int32], special: Bool = false) -> String {
-        String(decoding: decodeBytes(ids, special: special), as: UTF8.self)
+    /// Text for `ids`, as llama.cpp's `llama_detokenize(removeSpecial, unparse_special: special)`
+    /// (by default as `common_detokenize`): the pieces joined, the leading space SentencePiece
+    /// added removed, and for BPE vocabularies that ask for it (`clean_spaces`) spaces before
+    /// punctuation cleaned up. With `removeSpecial`, a leading BOS and a trailing EOS the
+    /// vocabulary adds are dropped first. Invalid UTF-8 (a character cut between tokens)
+    /// becomes U+FFFD.
+    public func decode(_ ids: [Int32], special: Bool = false, removeSpecial: Bool = false) -> String {
+        String(decoding: decodeBytes(ids, special: special, removeSpecial: removeSpecial), as: UTF8.self)
     }
 
     /// `decode` as raw bytes.
-    public func decodeBytes(_ ids: [Int32], special: Bool = false) -> [UInt8] {
-        var out = [UInt8]()
+    public func decodeBytes(_ ids: [Int32], special: Bool = false, removeSpecial: Bool = false) -> [UInt8] {
+        var ids = ids[...]
         var removeSpace = vocab.addSpacePrefix
+        if removeSpecial && vocab.addBOS, let first = ids.first, first == vocab.bos {
+            removeSpace = false
+            ids = ids.dropFirst()
+        }
+        if removeSpecial && vocab.addEOS, let last = ids.last, last == vocab.eos { ids = ids.dropLast() }
+        var out = [UInt8]()
         for id in ids {
             var p = piece(id, special: special)
             if removeSpace, p.first == 0x20 { p.removeFirst() }

@@ -51,6 +51,9 @@ struct Vocabulary: Sendable {
     var byteTokens: [Int32] = []
     /// Intern ids of the 256 byte-level characters (BPE initial symbols).
     var byteSymbols: [Int32] = []
+    /// SPM: characters that some token has right before a "▁" other than its first
+    /// character (the only places a merge can span a space; see `SPMSession`).
+    var spaceJoiners: Set<UInt32> = []
     /// Control, user-defined and unknown tokens, longest text first (llama.cpp's
     /// `cache_special_tokens`).
     var specialTokens: [Int32] = []
@@ -126,7 +129,7 @@ struct Vocabulary: Sendable {
         // Token texts. Empty texts are renamed as llama.cpp does, so they never match.
         var totalBytes = 0
         for t in texts { totalBytes += t.utf8.count }
-        let table = ByteStringTable(expectedCount: n + n / 2, expectedBytes: totalBytes + n)
+        var table = ByteStringTable(expectedCount: n + n / 2, expectedBytes: totalBytes + n)
         for (i, t) in texts.enumerated() {
             var s = t
             if s.isEmpty { s = "[EMPTY_\(i)]" }
@@ -325,6 +328,26 @@ struct Vocabulary: Sendable {
         }
         self.byteTokens = byteTokens
         self.byteSymbols = byteSymbols
+
+        if model == .spm {
+            var joiners = Set<UInt32>()
+            table.arena.withUnsafeBufferPointer { a in
+                for t in 0 ..< n {
+                    let r = table.range(t)
+                    var k = r.lowerBound + 1
+                    while k + 3 <= r.upperBound {
+                        if a[k] == 0xE2 && a[k + 1] == 0x96 && a[k + 2] == 0x81 {
+                            // The character before: back up over continuation bytes.
+                            var s = k - 1
+                            while s > r.lowerBound && a[s] & 0xC0 == 0x80 { s -= 1 }
+                            joiners.insert(UTF8Util.decode(UnsafeBufferPointer(rebasing: a[s ..< r.upperBound]), 0).0)
+                        }
+                        k += 1
+                    }
+                }
+            }
+            spaceJoiners = joiners
+        }
     }
 
     /// The text of token `id` as stored in the vocabulary.
