@@ -70,6 +70,7 @@ edge = [
     ("code", "def f(x):\n\tif x >= 10:\n\t\treturn x ** 2  # square\n    return {'a': [1, 2, 3]}\n"),
     ("html", "<div class=\"a\"><p>Hi &amp; bye</p><br/></div>\n<table><tr><td>1</td></tr></table>"),
     ("markup words", "<s> </s> <unk> <pad> <eos> <bos> [INST] [/INST] <<SYS>> <|endoftext|>"),
+    ("malformed utf-8", b"abc\xff\xfe def \xc3( \xe2\x82 end \xc0\x80 \xed\xa0\x80 x\x80y \xe2\x96\x81z \xf0\x9f"),
 ]
 chat = [
     ("chatml", "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi there!<|im_end|>\n<|im_start|>assistant\n"),
@@ -198,10 +199,12 @@ cases, variants = None, {}
 for n in names:
     d = json.load(open(f"{work}/pre-{n}.json"))
     if cases is None:
-        cases = [{k: c[k] for k in ("name", "text", "add_special", "parse_special")} for c in d["cases"]]
+        cases = [{k: c[k] for k in ("name", "text", "text_hex", "add_special", "parse_special") if k in c}
+                 for c in d["cases"]]
     v = {k: d[k] for k in ("bos", "eos", "add_bos", "add_eos")}
     v["tokens"] = [c["tokens"] for c in d["cases"]]
-    v["detokenized"] = [None if c.get("roundtrip") else c.get("detokenized") for c in d["cases"]]
+    v["detokenized"] = [None if c.get("roundtrip") else c.get("detokenized", {"hex": c.get("detokenized_hex")})
+                        for c in d["cases"]]
     variants[n] = v
 with open(out, "w") as f:
     json.dump({"base": "ggml-vocab-gpt-2.gguf", "cases": cases, "variants": variants}, f, ensure_ascii=False,

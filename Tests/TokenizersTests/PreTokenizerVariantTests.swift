@@ -38,16 +38,20 @@ import Testing
 
         let tokens = variant["tokens"] as? [[NSNumber]] ?? []
         let detok = variant["detokenized"] as? [Any] ?? []
-        #expect(tokens.count == cases.count && cases.count >= 30)
+        #expect(tokens.count == cases.count && detok.count == cases.count && cases.count >= 30)
         for (i, c) in cases.enumerated() where i < tokens.count {
-            let text = c["text"] as? String ?? ""
+            let bytes = (c["text_hex"] as? String).map(LlamaFixtureTests.unhex) ?? Array((c["text"] as? String ?? "").utf8)
             let expected = tokens[i].map(\.int32Value)
-            let got = tok.encode(text, addSpecial: c["add_special"] as? Bool ?? false,
-                                 parseSpecial: c["parse_special"] as? Bool ?? false)
+            let got = bytes.withUnsafeBufferPointer {
+                tok.encode(utf8: $0, addSpecial: c["add_special"] as? Bool ?? false,
+                           parseSpecial: c["parse_special"] as? Bool ?? false)
+            }
             #expect(got == expected, "\(pre): '\(c["name"] as? String ?? "?")'")
-            let decoded = tok.decode(expected)
-            let want = (i < detok.count ? detok[i] as? String : nil) ?? text
-            #expect(decoded == want, "\(pre): detokenized '\(c["name"] as? String ?? "?")'")
+            // Detokenized: the input itself (null), a string, or {"hex": ...} when not UTF-8.
+            var want = bytes
+            if let d = detok[i] as? String { want = Array(d.utf8) }
+            if let d = detok[i] as? [String: String], let h = d["hex"] { want = LlamaFixtureTests.unhex(h) }
+            #expect(tok.decodeBytes(expected) == want, "\(pre): detokenized '\(c["name"] as? String ?? "?")'")
         }
     }
 }
