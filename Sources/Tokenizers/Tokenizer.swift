@@ -35,6 +35,9 @@ public final class Tokenizer: Sendable {
     /// End-of-sequence token, if the vocabulary has one.
     public var eos: Int32? { vocab.eos }
     /// End-of-turn token (metadata or found by text, e.g. `<|im_end|>`, `<end_of_turn>`).
+    /// When a vocabulary has several candidates (SmolLM2: `<|im_end|>` and `<|endoftext|>`)
+    /// llama.cpp's pick depends on its hash map's order; this takes the first in its list.
+    /// Every candidate ends generation either way (`isEndOfGeneration`).
     public var eot: Int32? { vocab.eot }
     /// End-of-message token (`<|eom_id|>`), if any.
     public var eom: Int32? { vocab.eom }
