@@ -70,6 +70,7 @@ edge = [
     ("code", "def f(x):\n\tif x >= 10:\n\t\treturn x ** 2  # square\n    return {'a': [1, 2, 3]}\n"),
     ("html", "<div class=\"a\"><p>Hi &amp; bye</p><br/></div>\n<table><tr><td>1</td></tr></table>"),
     ("markup words", "<s> </s> <unk> <pad> <eos> <bos> [INST] [/INST] <<SYS>> <|endoftext|>"),
+    ("malformed utf-8", b"abc\xff\xfe def \xc3( \xe2\x82 end \xc0\x80 \xed\xa0\x80 x\x80y \xe2\x96\x81z \xf0\x9f"),
 ]
 chat = [
     ("chatml", "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi there!<|im_end|>\n<|im_start|>assistant\n"),
@@ -99,6 +100,15 @@ for d in sorted(os.listdir(f"{models}/text")):
         for f in sorted(os.listdir(f"{models}/text/{d}")):
             if f.endswith(".txt"):
                 texts.append(f"{d}/{f}")
+
+with open(f"{work}/cases-pre", "wb") as pre:
+    for name, text in edge:
+        record(pre, name, text)
+    record(pre, "hello +special", "Hello world", add_special=True)
+    for lang in ["eng", "rus", "zho", "ara", "hin", "kor"]:
+        record(pre, f"sample {lang}", sample(f"{models}/text/{lang}/{lang}.txt", size=200))
+    for c in ["python", "html"]:
+        record(pre, f"sample {c}", sample(f"{models}/text/coding/{c}/{c}.txt", size=200))
 
 with open(f"{work}/cases-full", "wb") as out, open(f"{work}/cases-ref", "wb") as ref:
     for name, text in edge:
@@ -169,6 +179,39 @@ for v in llama-spm llama-bpe gpt-2 qwen2 phi-3; do
     echo "make-tokenizer-fixtures: ggml-vocab-$v"
     "$WORK/tokenize_reference" "$SHARED/ggml-vocab-$v.gguf" "$WORK/cases-ref" > "$OUT/ggml-vocab-$v.json"
 done
+# Every other supported pre-tokenizer, through llama.cpp: copies of the GPT-2 reference
+# vocabulary with another tokenizer.ggml.pre (gguf-py's gguf_new_metadata.py), each run on
+# the edge cases and short samples; the tests rebuild the same variants in memory.
+PRES="default deepseek-llm deepseek-coder falcon starcoder command-r qwen35 poro-chat bloom viking dbrx
+      chatglm-bpe glm4 megrez stablelm2 exaone pixtral trillion"
+for p in $PRES; do
+    echo "make-tokenizer-fixtures: ggml-vocab-gpt-2 with pre '$p'"
+    PYTHONPATH="$LLAMA_CPP/gguf-py" python3 "$LLAMA_CPP/gguf-py/gguf/scripts/gguf_new_metadata.py" --force \
+        "$SHARED/ggml-vocab-gpt-2.gguf" "$WORK/pre-$p.gguf" --pre-tokenizer "$p" > /dev/null 2>&1
+    "$WORK/tokenize_reference" "$WORK/pre-$p.gguf" "$WORK/cases-pre" > "$WORK/pre-$p.json"
+done
+python3 - "$WORK" "$OUT/pre-tokenizers.json" $PRES <<'PY'
+import json, sys
+work, out, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+# The inputs once, then per variant its flags and, per input, the ids and (when it is not
+# the input itself) the detokenized text.
+cases, variants = None, {}
+for n in names:
+    d = json.load(open(f"{work}/pre-{n}.json"))
+    if cases is None:
+        cases = [{k: c[k] for k in ("name", "text", "text_hex", "add_special", "parse_special") if k in c}
+                 for c in d["cases"]]
+    v = {k: d[k] for k in ("bos", "eos", "add_bos", "add_eos")}
+    v["tokens"] = [c["tokens"] for c in d["cases"]]
+    v["detokenized"] = [None if c.get("roundtrip") else c.get("detokenized", {"hex": c.get("detokenized_hex")})
+                        for c in d["cases"]]
+    variants[n] = v
+with open(out, "w") as f:
+    json.dump({"base": "ggml-vocab-gpt-2.gguf", "cases": cases, "variants": variants}, f, ensure_ascii=False,
+              separators=(",", ":"))
+    f.write("\n")
+PY
+
 echo "make-tokenizer-fixtures: chat templates"
 "$WORK/tokenize_reference" --chat "$WORK/templates" > "$OUT/chat-templates.json"
 ls -l "$OUT"

@@ -52,13 +52,20 @@ static void json_string(const char * s, size_t n) {
     putchar('"');
 }
 
+// Well-formed UTF-8: shortest forms only, no surrogates, nothing above U+10FFFF.
 static bool valid_utf8(const char * s, size_t n) {
     size_t i = 0;
     while (i < n) {
         unsigned char c = (unsigned char) s[i];
         size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
         if (len == 0 || i + len > n) return false;
-        for (size_t k = 1; k < len; k++) if (((unsigned char) s[i + k] & 0xC0) != 0x80) return false;
+        uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
+        for (size_t k = 1; k < len; k++) {
+            if (((unsigned char) s[i + k] & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | ((unsigned char) s[i + k] & 0x3Fu);
+        }
+        static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
         i += len;
     }
     return true;
@@ -276,8 +283,14 @@ int main(int argc, char ** argv) {
                    (unsigned long long) fnv1a(FNV_INIT, toks, sizeof(llama_token) * (size_t) count),
                    (unsigned long long) fnv1a(FNV_INIT, detok, (size_t) dlen));
         } else {
-            printf(", \"text\": ");
-            json_string(text, n);
+            if (valid_utf8(text, n)) {
+                printf(", \"text\": ");
+                json_string(text, n);
+            } else {
+                printf(", \"text_hex\": \"");
+                for (size_t i = 0; i < n; i++) printf("%02x", (unsigned char) text[i]);
+                printf("\"");
+            }
             printf(", \"tokens\": [");
             for (int32_t i = 0; i < count; i++) printf("%s%d", i ? ", " : "", toks[i]);
             printf("], ");

@@ -90,7 +90,6 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
 
     /// Writes `messages` in this family's format, with the assistant's opening when
     /// `addAssistantPrompt` (for the families that have one).
-    // swiftlint:disable:next cyclomatic_complexity function_body_length
     public func apply(_ messages: [(role: String, content: String)], addAssistantPrompt add: Bool) -> String {
         var s = ""
         switch self {

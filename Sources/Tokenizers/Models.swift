@@ -96,16 +96,19 @@ enum SPMSession {
             merge(p, vocab, &symbols, &heap, &out)
             out.withUnsafeBufferPointer { cache.insert(p, UnsafeBufferPointer(rebasing: $0[before...])) }
         }
+        // Walk the symbols exactly as `merge` will cut them (lead-byte lengths). A malformed
+        // symbol before "▁" can never be part of a token, so it never joins one either.
         var chunk = 0
         var i = 0
-        var prevChar: UInt32 = 0
+        var prevChar: UInt32 = .max
         while i < n {
-            let (c, len) = UTF8Util.decode(text, i)
-            if c == 0x2581 && i > chunk && !vocab.spaceJoiners.contains(prevChar) {
+            let len = min(UTF8Util.sequenceLength(text[i]), n - i)
+            let (c, used) = UTF8Util.decode(text, i)
+            if c == 0x2581 && used == 3 && i > chunk && !vocab.spaceJoiners.contains(prevChar) {
                 piece(chunk, i)
                 chunk = i
             }
-            prevChar = c
+            prevChar = used == len ? c : .max
             i += len
         }
         piece(chunk, n)

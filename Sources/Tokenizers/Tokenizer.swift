@@ -35,6 +35,9 @@ public final class Tokenizer: Sendable {
     /// End-of-sequence token, if the vocabulary has one.
     public var eos: Int32? { vocab.eos }
     /// End-of-turn token (metadata or found by text, e.g. `<|im_end|>`, `<end_of_turn>`).
+    /// When a vocabulary has several candidates (SmolLM2: `<|im_end|>` and `<|endoftext|>`)
+    /// llama.cpp's pick depends on its hash map's order; this takes the first in its list.
+    /// Every candidate ends generation either way (`isEndOfGeneration`).
     public var eot: Int32? { vocab.eot }
     /// End-of-message token (`<|eom_id|>`), if any.
     public var eom: Int32? { vocab.eom }
@@ -91,7 +94,9 @@ public final class Tokenizer: Sendable {
         return text.withUTF8 { encode(utf8: $0, addSpecial: addSpecial, parseSpecial: parseSpecial) }
     }
 
-    /// `encode` on UTF-8 bytes (which must be valid UTF-8, as a `String`'s are).
+    /// `encode` on raw bytes, as llama.cpp takes them: normally UTF-8, but malformed input is
+    /// handled the way llama.cpp handles it too (kept as bytes by SentencePiece, replaced by
+    /// U+FFFD per bad byte before byte-level BPE).
     public func encode(utf8 text: UnsafeBufferPointer<UInt8>, addSpecial: Bool = true,
                        parseSpecial: Bool = false) -> [Int32] {
         var out = [Int32]()
@@ -124,14 +129,19 @@ public final class Tokenizer: Sendable {
             var ends = [Int32]()
             for f in fragments {
                 guard f.token < 0 else { out.append(f.token); continue }
-                let piece = UnsafeBufferPointer(rebasing: text[f.start ..< f.end])
-                ends.removeAll(keepingCapacity: true)
-                vocab.preTokenizer?.split(piece, into: &ends)
-                var s = 0
-                for e in ends {
-                    session.tokenize(word: UnsafeBufferPointer(rebasing: piece[s ..< Int(e)]), into: &out)
-                    s = Int(e)
+                let raw = UnsafeBufferPointer(rebasing: text[f.start ..< f.end])
+                // llama.cpp splits codepoints and re-encodes them: malformed bytes become U+FFFD.
+                let clean = UTF8Util.isValid(raw) ? nil : UTF8Util.reencoded(raw)
+                func run(_ piece: UnsafeBufferPointer<UInt8>) {
+                    ends.removeAll(keepingCapacity: true)
+                    vocab.preTokenizer?.split(piece, into: &ends)
+                    var s = 0
+                    for e in ends {
+                        session.tokenize(word: UnsafeBufferPointer(rebasing: piece[s ..< Int(e)]), into: &out)
+                        s = Int(e)
+                    }
                 }
+                if let clean { clean.withUnsafeBufferPointer(run) } else { run(raw) }
             }
         }
         if addSpecial && vocab.addEOS, let eos = vocab.eos { out.append(eos) }

@@ -126,6 +126,42 @@ enum UTF8Util {
         return (0xFFFD, 1)
     }
 
+    /// Whether `p` is well-formed UTF-8 (shortest forms, no surrogates, at most U+10FFFF).
+    static func isValid(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        let n = p.count
+        while i < n {
+            let b0 = p[i]
+            if b0 < 0x80 { i += 1; continue }
+            let len: Int, lo: UInt32
+            switch b0 {
+            case 0xC2 ... 0xDF: len = 2; lo = 0x80
+            case 0xE0 ... 0xEF: len = 3; lo = 0x800
+            case 0xF0 ... 0xF4: len = 4; lo = 0x10000
+            default: return false
+            }
+            guard i + len <= n else { return false }
+            let (c, used) = decode(p, i)
+            if used != len || c < lo || c > 0x10FFFF || (0xD800 ... 0xDFFF).contains(c) { return false }
+            i += len
+        }
+        return true
+    }
+
+    /// `p` decoded and re-encoded as llama.cpp does before byte-level BPE
+    /// (`unicode_cpts_from_utf8` then `unicode_cpt_to_utf8`).
+    static func reencoded(_ p: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(p.count + 8)
+        var i = 0
+        while i < p.count {
+            let (c, len) = decode(p, i)
+            append(c, to: &out)
+            i += len
+        }
+        return out
+    }
+
     /// Appends the UTF-8 encoding of `c` (llama.cpp's `unicode_cpt_to_utf8`).
     @inline(__always)
     static func append(_ c: UInt32, to out: inout [UInt8]) {

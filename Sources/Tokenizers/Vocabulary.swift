@@ -48,9 +48,9 @@ struct Vocabulary: Sendable {
     var addBOS: Bool, addEOS: Bool, addSpacePrefix: Bool, cleanSpaces: Bool
     var eog: Set<Int32> = []
     /// Byte → token for byte fallback (SPM `<0xNN>`, BPE byte-level characters); -1 if none.
-    var byteTokens: [Int32] = []
+    let byteTokens: [Int32]
     /// Intern ids of the 256 byte-level characters (BPE initial symbols).
-    var byteSymbols: [Int32] = []
+    let byteSymbols: [Int32]
     /// SPM: characters that some token has right before a "▁" other than its first
     /// character (the only places a merge can span a space; see `SPMSession`).
     var spaceJoiners: Set<UInt32> = []
@@ -58,7 +58,6 @@ struct Vocabulary: Sendable {
     /// `cache_special_tokens`).
     var specialTokens: [Int32] = []
 
-    // swiftlint:disable:next function_body_length cyclomatic_complexity
     init(metadata md: GGUFMetadata, path: String?) throws {
         func fail(_ message: String) -> QuantKitError { QuantKitError(message, path: path) }
 
@@ -136,34 +135,7 @@ struct Vocabulary: Sendable {
             s.withUTF8 { _ = table.append($0) }
         }
 
-        // Merges: both parts interned (parts that are not tokens get ids past the vocabulary),
-        // then each pair mapped to its rank and to the id of the joined text.
-        var merges = MergeTable(capacityFor: 16)
-        if model == .bpe {
-            guard let value = md["tokenizer.ggml.merges"] else {
-                throw fail("BPE tokenizer without merges (tokenizer.ggml.merges missing)")
-            }
-            guard let list = value.array?.strings else { throw fail("tokenizer.ggml.merges is not an array of strings") }
-            var parts = [(Int32, Int32, Int32, Int32)]()  // left, right, split position, index
-            parts.reserveCapacity(list.count)
-            for (i, m) in list.enumerated() {
-                var m = m
-                m.withUTF8 { b in
-                    guard b.count > 1, let pos = b[1...].firstIndex(of: 0x20) else { return }
-                    let l = table.intern(UnsafeBufferPointer(rebasing: b[..<pos]))
-                    let r = table.intern(UnsafeBufferPointer(rebasing: b[(pos + 1)...]))
-                    parts.append((Int32(l), Int32(r), Int32(pos), Int32(i)))
-                }
-            }
-            merges = MergeTable(capacityFor: parts.count)
-            var joined = [UInt8]()
-            for (l, r, _, rank) in parts {
-                joined.removeAll(keepingCapacity: true)
-                joined.append(contentsOf: table.bytes(Int(l)))
-                joined.append(contentsOf: table.bytes(Int(r)))
-                merges.insert(left: l, right: r, rank: rank, result: Int32(table.lookup(joined)))
-            }
-        }
+        let merges = model == .bpe ? try Self.readMerges(md, into: &table, fail: fail) : MergeTable(capacityFor: 16)
         self.merges = merges
         self.strings = table
         self.ignoreMerges = ignoreMerges
@@ -304,7 +276,44 @@ struct Vocabulary: Sendable {
         }
         self.attrs = attrs
 
-        // Byte fallback tokens and byte-level symbols.
+        (byteTokens, byteSymbols) = Self.byteTables(model, table, n)
+        if model == .spm { spaceJoiners = Self.spaceJoiners(table, n) }
+    }
+
+    /// BPE merges: both parts interned (parts that are not tokens get ids past the
+    /// vocabulary), then each pair mapped to its rank and to the id of the joined text.
+    private static func readMerges(_ md: GGUFMetadata, into table: inout ByteStringTable,
+                                   fail: (String) -> QuantKitError) throws -> MergeTable {
+        guard let value = md["tokenizer.ggml.merges"] else {
+            throw fail("BPE tokenizer without merges (tokenizer.ggml.merges missing)")
+        }
+        guard let list = value.array?.strings else { throw fail("tokenizer.ggml.merges is not an array of strings") }
+        var parts = [(left: Int32, right: Int32, rank: Int32)]()
+        parts.reserveCapacity(list.count)
+        for (i, m) in list.enumerated() {
+            var m = m
+            m.withUTF8 { b in
+                // llama.cpp splits at the first space after the first byte.
+                guard b.count > 1, let pos = b[1...].firstIndex(of: 0x20) else { return }
+                let l = table.intern(UnsafeBufferPointer(rebasing: b[..<pos]))
+                let r = table.intern(UnsafeBufferPointer(rebasing: b[(pos + 1)...]))
+                parts.append((Int32(l), Int32(r), Int32(i)))
+            }
+        }
+        var merges = MergeTable(capacityFor: parts.count)
+        var joined = [UInt8]()
+        for p in parts {
+            joined.removeAll(keepingCapacity: true)
+            joined.append(contentsOf: table.bytes(Int(p.left)))
+            joined.append(contentsOf: table.bytes(Int(p.right)))
+            merges.insert(left: p.left, right: p.right, rank: p.rank, result: Int32(table.lookup(joined)))
+        }
+        return merges
+    }
+
+    /// Byte → token for byte fallback (SPM: `<0xNN>`, else the byte itself as a token) and,
+    /// for BPE, byte → intern id of its byte-level character.
+    private static func byteTables(_ model: Model, _ table: ByteStringTable, _ n: Int) -> ([Int32], [Int32]) {
         let uni = UnicodeTables.shared
         var byteTokens = [Int32](repeating: -1, count: 256)
         var byteSymbols = [Int32](repeating: -1, count: 256)
@@ -326,28 +335,28 @@ struct Vocabulary: Sendable {
                 byteTokens[b] = t >= 0 && t < n ? Int32(t) : -1
             }
         }
-        self.byteTokens = byteTokens
-        self.byteSymbols = byteSymbols
+        return (byteTokens, byteSymbols)
+    }
 
-        if model == .spm {
-            var joiners = Set<UInt32>()
-            table.arena.withUnsafeBufferPointer { a in
-                for t in 0 ..< n {
-                    let r = table.range(t)
-                    var k = r.lowerBound + 1
-                    while k + 3 <= r.upperBound {
-                        if a[k] == 0xE2 && a[k + 1] == 0x96 && a[k + 2] == 0x81 {
-                            // The character before: back up over continuation bytes.
-                            var s = k - 1
-                            while s > r.lowerBound && a[s] & 0xC0 == 0x80 { s -= 1 }
-                            joiners.insert(UTF8Util.decode(UnsafeBufferPointer(rebasing: a[s ..< r.upperBound]), 0).0)
-                        }
-                        k += 1
+    /// The characters some token has right before a "▁" that is not its first character.
+    private static func spaceJoiners(_ table: ByteStringTable, _ n: Int) -> Set<UInt32> {
+        var joiners = Set<UInt32>()
+        table.arena.withUnsafeBufferPointer { a in
+            for t in 0 ..< n {
+                let r = table.range(t)
+                var k = r.lowerBound + 1
+                while k + 3 <= r.upperBound {
+                    if a[k] == 0xE2 && a[k + 1] == 0x96 && a[k + 2] == 0x81 {
+                        // The character before: back up over continuation bytes.
+                        var s = k - 1
+                        while s > r.lowerBound && a[s] & 0xC0 == 0x80 { s -= 1 }
+                        joiners.insert(UTF8Util.decode(UnsafeBufferPointer(rebasing: a[s ..< r.upperBound]), 0).0)
                     }
+                    k += 1
                 }
             }
-            spaceJoiners = joiners
         }
+        return joiners
     }
 
     /// The text of token `id` as stored in the vocabulary.

@@ -41,6 +41,11 @@ import Testing
         return h
     }
 
+    static func unhex(_ s: String) -> [UInt8] {
+        let c = Array(s.utf8)
+        return stride(from: 0, to: c.count - 1, by: 2).map { UInt8(String(decoding: c[$0 ..< $0 + 2], as: UTF8.self), radix: 16)! }
+    }
+
     static func hex(_ v: UInt64) -> String {
         let s = String(v, radix: 16)
         return String(repeating: "0", count: 16 - s.count) + s
@@ -54,15 +59,16 @@ import Testing
         var checked = 0
         for c in fx.cases where c["digest"] as? Bool != true {
             let name = c["name"] as? String ?? "?"
-            let text = c["text"] as? String ?? ""
+            // Malformed UTF-8 comes as hex and goes in as raw bytes.
+            let bytes = (c["text_hex"] as? String).map(Self.unhex) ?? Array((c["text"] as? String ?? "").utf8)
             let addSpecial = c["add_special"] as? Bool ?? false
             let parseSpecial = c["parse_special"] as? Bool ?? false
             let expected = (c["tokens"] as? [NSNumber] ?? []).map(\.int32Value)
-            let got = tok.encode(text, addSpecial: addSpecial, parseSpecial: parseSpecial)
+            let got = bytes.withUnsafeBufferPointer { tok.encode(utf8: $0, addSpecial: addSpecial, parseSpecial: parseSpecial) }
             #expect(got == expected, "\(fixture) '\(name)' (add_special \(addSpecial), parse_special \(parseSpecial))")
             let decoded = tok.decodeBytes(expected)
             if c["roundtrip"] as? Bool == true {
-                #expect(decoded == Array(text.utf8), "\(fixture) '\(name)': decode(encode(text)) != text")
+                #expect(decoded == bytes, "\(fixture) '\(name)': decode(encode(text)) != text")
             } else if let d = c["detokenized"] as? String {
                 #expect(decoded == Array(d.utf8), "\(fixture) '\(name)': detokenized text differs")
             } else if let h = c["detokenized_hex"] as? String {
