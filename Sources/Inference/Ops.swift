@@ -14,15 +14,9 @@ public enum Ops {
                                weight: UnsafePointer<Float>, eps: Float) {
         for r in 0 ..< rows {
             let xr = x + r * n, yr = y + r * n
-            var acc = SIMD4<Double>.zero
-            var i = 0
-            while i + 4 <= n {
-                let v = SIMD4<Double>(Double(xr[i]), Double(xr[i + 1]), Double(xr[i + 2]), Double(xr[i + 3]))
-                acc += v * v
-                i += 4
-            }
-            var sum = acc.sum()
-            while i < n { sum += Double(xr[i]) * Double(xr[i]); i += 1 }
+            // As ggml: float squares summed in double, in order.
+            var sum = 0.0
+            for i in 0 ..< n { sum += Double(xr[i] * xr[i]) }
             let mean = Float(sum / Double(n))
             let scale = 1 / (mean + eps).squareRoot()
             for j in 0 ..< n { yr[j] = (xr[j] * scale) * weight[j] }
@@ -50,7 +44,7 @@ public enum Ops {
 
     /// ggml's GELU (tanh form) of every F16 value, rounded to F16: ggml evaluates GELU through
     /// this table, so the engine does too.
-    nonisolated(unsafe) static let geluTable: [Float] = (0 ..< 65536).map { bits in
+    static let geluTable: [Float] = (0 ..< 65536).map { bits in
         let x = HalfFloat.f32(f16: UInt16(bits))
         let y = 0.5 * x * (1 + tanhf(0.79788456080286535587989211986876 * x * (1 + 0.044715 * x * x)))
         return HalfFloat.f32(f16: HalfFloat.f16Bits(y))

@@ -1,4 +1,5 @@
 import DotKernels
+import Foundation
 import GGUF
 import QKCore
 import QuantFormats
@@ -32,6 +33,16 @@ public struct WeightLoader {
 
     public init(model: GGUFModel) { self.model = model }
 
+    /// The kernel for a weight type: the fastest one, unless QUANTKIT_KERNELS asks for the plain
+    /// `reference` (ggml's integer dot products) or `dequantizing` (F32 activations) ones.
+    static func kernel(_ type: GGMLType) -> DotKernel? {
+        switch ProcessInfo.processInfo.environment["QUANTKIT_KERNELS"] {
+        case "reference": DotKernel.reference(type) ?? DotKernel.dequantizing(type)
+        case "dequantizing": DotKernel.dequantizing(type)
+        default: DotKernel.forWeights(type)
+        }
+    }
+
     public func has(_ name: String) -> Bool { model.tensor(named: name) != nil }
 
     /// The matrix `name` with ggml shape [cols, rows].
@@ -46,7 +57,7 @@ public struct WeightLoader {
         guard cols % info.type.blockSize == 0 else {
             throw QuantKitError("tensor \(name): row length \(cols) is not a multiple of \(info.type.name)'s block size", path: path)
         }
-        guard let kernel = DotKernel.forWeights(info.type), info.type == .f32 || QuantCodec.codec(info.type) != nil else {
+        guard let kernel = Self.kernel(info.type), info.type == .f32 || QuantCodec.codec(info.type) != nil else {
             throw QuantKitError("tensor \(name) has type \(info.type.name), which the inference engine cannot multiply", path: path)
         }
         let data = model.data(of: info)
