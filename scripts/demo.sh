@@ -7,7 +7,7 @@ if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
   export PATH=/opt/swift/usr/bin:$PATH
 fi
 MODELS=${QUANTKIT_MODELS:-$PWD/models}
-scripts/setup.sh --only smollm2
+scripts/setup.sh --only smollm2 --only text
 swift build -c release --product quant
 QUANT=$(swift build -c release --show-bin-path)/quant
 SRC=$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf
@@ -20,3 +20,17 @@ for t in Q8_0 Q6_K Q5_K_M Q4_K_M Q4_0 IQ4_XS Q3_K_M Q2_K; do
   "$QUANT" quantize "$OUT/smollm2-f32.gguf" "$OUT/smollm2-$t.gguf" "$t"
 done
 ls -la "$OUT"
+
+# What quantization did: perplexity and KL divergence of each quant against the F32 model on
+# English prose (4 chunks of 512 tokens), as llama-perplexity measures them.
+TEXT=$MODELS/text/eng/history.txt
+"$QUANT" perplexity -m "$OUT/smollm2-f32.gguf" -f "$TEXT" --chunks 4 --save-logits "$OUT/smollm2-f32.logits"
+printf "\n| type | size | PPL | mean KLD | same top |\n|---|---:|---:|---:|---:|\n"
+for t in Q8_0 Q6_K Q5_K_M Q4_K_M Q4_0 IQ4_XS Q3_K_M Q2_K; do
+  "$QUANT" perplexity -m "$OUT/smollm2-$t.gguf" --kl-divergence "$OUT/smollm2-f32.logits" --json 2>/dev/null \
+    | python3 -c "import json,os,sys; r=json.load(sys.stdin); k=r['kl']; print(f\"| $t | {os.path.getsize('$OUT/smollm2-$t.gguf')/2**20:.1f} MiB | {r['perplexity']:.3f} | {k['meanKLD']['value']:.5f} | {100*k['sameTop']['value']:.1f}% |\")"
+done
+echo
+"$QUANT" generate -m "$OUT/smollm2-Q4_K_M.gguf" --chat -p "Name three uses of copper." -n 64 --temp 0
+echo
+"$QUANT" bench -m "$OUT/smollm2-Q4_K_M.gguf" -r 3
