@@ -50,7 +50,16 @@ struct GenerateCommand: ParsableCommand {
         try CLI.guarded {
             let lm = try LanguageModel(path: model)
             let tokenizer = try Tokenizer(model: lm.file)
-            let text = chat ? try tokenizer.applyChatTemplate([(role: "user", content: prompt)], addAssistantPrompt: true) : prompt
+            let messages = [(role: "user", content: prompt)]
+            let text: String
+            if !chat {
+                text = prompt
+            } else if tokenizer.chatTemplate == nil, lm.config.architecture == .gemma3 {
+                // Gemma files often carry no template; Gemma's turn format is fixed.
+                text = ChatTemplate.gemma.apply(messages, addAssistantPrompt: true)
+            } else {
+                text = try tokenizer.applyChatTemplate(messages, addAssistantPrompt: true)
+            }
             let ids = tokenizer.encode(text, addSpecial: true, parseSpecial: chat)
             guard !ids.isEmpty else { throw QuantKitError("the prompt is empty") }
             let ctx = min(context ?? (ids.count + count), lm.config.trainedContext)
