@@ -492,12 +492,13 @@ void qk_matmul_avx2_ex(int type, int n, const void *w, size_t rb, int64_t r0, in
     }
 }
 
-/// Tokens from which the tiled path beats one dot product per row (measured on Zen 1, 4096-long
-/// rows): decoding a panel costs about as much as 3–5 gemv passes over it. Float weights always
-/// tile (4×1 register tiles already beat a dot per row: the activation load is shared).
+/// Tokens from which the tiled path beats one dot product per row (measured on Zen 1 with
+/// 4096-long rows): building a panel costs about one gemv pass for the block-32 types and about
+/// three for the super-block types, after which each token costs about half a gemv pass. Float
+/// weights always tile (4×1 register tiles already beat a dot per row: activation loads are shared).
 static int tiled_threshold(int type) {
     if (type == QK_F32 || type == QK_F16 || type == QK_BF16) return 1;
-    if (qk_p32(type)) return 5;
+    if (qk_p32(type)) return 3;
     return 6;
 }
 
