@@ -438,17 +438,26 @@ QK_AVX2 static void matmul_pf(int type, int n, const uint8_t *w, size_t rb, int6
                 for (; k < n; k++) dst[k] = ldw1(type, src, k);
             }
         }
+        // k in chunks so a 4-row weight slice stays in L1 while every token of the block passes
+        const int esz = type == QK_F32 ? 4 : 2, KC = 4096 / esz;
         for (int64_t p0 = r0; p0 < r1; p0 += 4) {
             const int rm = r1 - p0 < 4 ? 1 : 4;
             for (int64_t p = p0; p < p0 + 4 && p < r1; p += rm) {
-                for (int t = 0; t < tb; t += 3) {
-                    const int rn = tb - t < 3 ? tb - t : 3;
-                    const float *act[3];
-                    for (int j = 0; j < rn; j++) act[j] = conv ? conv + (size_t)(t + j) * n : (const float *)(a + (size_t)(t0 + t + j) * arb);
-                    float res[12];
-                    KF[ti][rm == 4 ? 0 : 1][rn - 1](n, w + (size_t)p * rb, rb, act, res);
-                    for (int j = 0; j < rn; j++)
-                        for (int i = 0; i < rm; i++) out[(size_t)(t0 + t + j) * os + p + i] = res[j * 4 + i];
+                for (int k0 = 0; k0 < n; k0 += KC) {
+                    const int kn = n - k0 < KC ? n - k0 : KC;
+                    for (int t = 0; t < tb; t += 3) {
+                        const int rn = tb - t < 3 ? tb - t : 3;
+                        const float *act[3];
+                        for (int j = 0; j < rn; j++)
+                            act[j] = (conv ? conv + (size_t)(t + j) * n : (const float *)(a + (size_t)(t0 + t + j) * arb)) + k0;
+                        float res[12];
+                        KF[ti][rm == 4 ? 0 : 1][rn - 1](kn, w + (size_t)p * rb + (size_t)k0 * esz, rb, act, res);
+                        for (int j = 0; j < rn; j++)
+                            for (int i = 0; i < rm; i++) {
+                                float *o = out + (size_t)(t0 + t + j) * os + p + i;
+                                *o = k0 ? *o + res[j * 4 + i] : res[j * 4 + i];
+                            }
+                    }
                 }
                 if (rm == 4) break;
             }
