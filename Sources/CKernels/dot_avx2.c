@@ -45,6 +45,7 @@ QK_INLINE float gemv32(const int kind, int nb, const uint8_t *x, const uint8_t *
     int b = 0;
     for (; b + 8 <= nb; b += 8) {
         const uint8_t *xb = x + (size_t)b * bsz, *yb = y + (size_t)b * ysz;
+        qk_prefetch(xb, 1024, 8 * bsz);
         __m256 m8;
         const __m256 d8 = kind_scales8(kind, xb, bsz, &m8);
         const __m256 sc8 = _mm256_mul_ps(d8, _mm256_loadu_ps(dy + b));
@@ -167,6 +168,7 @@ QK_INLINE float dot_k4(const int q5, int n, const uint8_t *vx, const blk_q8_K *y
     __m128 accm = _mm_setzero_ps();
     for (int i = 0; i < nb; i++) {
         const uint8_t *x = vx + (size_t)i * bsz;
+        qk_prefetch(x, 1024, bsz);
         const __m256i ms = k4_scales_mins(x + 4);
         const float dy = y[i].d;
         // Σ_j m_j·(bsums[2j] + bsums[2j+1]), four int32 lanes
@@ -209,6 +211,7 @@ QK_AVX2 static float dot_q6_K(int n, const void *vx, const void *vy) {
     const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
+        qk_prefetch(&x[i], 1024, 210);
         const __m256i sc16 = _mm256_cvtepi8_epi16(qk_loadu128(x[i].scales));
         __m256i dup[2];
         scales_dup(sc16, dup);
@@ -243,6 +246,7 @@ QK_AVX2 static float dot_q3_K(int n, const void *vx, const void *vy) {
     const __m256i m3 = _mm256_set1_epi8(3), b2 = _mm256_set1_epi8(4);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
+        qk_prefetch(&x[i], 1024, 110);
         uint32_t aux[3];
         memcpy(aux, x[i].scales, 12);
         const uint32_t k1 = 0x03030303, k2 = 0x0f0f0f0f;
@@ -281,6 +285,7 @@ QK_AVX2 static float dot_q2_K(int n, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     __m256 accm = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
+        qk_prefetch(&x[i], 1024, 84);
         const __m128i sc8 = qk_loadu128(x[i].scales);
         const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_srli_epi16(_mm_andnot_si128(_mm_set1_epi8(0x0F), sc8), 4));
         const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(sc8, _mm_set1_epi8(0x0F)));
@@ -312,6 +317,7 @@ QK_AVX2 static float dot_iq4_xs(int n, const void *vx, const void *vy) {
     const __m256i lut = _mm256_inserti128_si256(_mm256_castsi128_si256(t128), t128, 1);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
+        qk_prefetch(&x[i], 1024, 136);
         uint16_t h = x[i].scales_h;
         const uint8_t *qs = x[i].qs;
         const int8_t *q8 = y[i].qs;
@@ -335,6 +341,7 @@ QK_AVX2 static float dot_tq2_0(int n, const void *vx, const void *vy) {
     const __m256i ones16 = _mm256_set1_epi16(1);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
+        qk_prefetch(&x[i], 1024, 66);
         // value q − 1: Σ q·y − Σ y
         __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), bsum_dot(&y[i], ones16));
         __m256i s16 = _mm256_setzero_si256();
@@ -361,6 +368,7 @@ QK_AVX2 static float dot_iq2_xxs(int n, const void *vx, const void *vy) {
     const blk_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 256; i++) {
+        qk_prefetch(&x[i], 1024, 66);
         __m256i sumi = _mm256_setzero_si256();
         for (int ib = 0; ib < 8; ib++) {
             uint32_t a[2];
@@ -382,6 +390,7 @@ QK_AVX2 static float dot_iq2_xs(int n, const void *vx, const void *vy) {
     const blk_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 256; i++) {
+        qk_prefetch(&x[i], 1024, 74);
         __m256i sumi = _mm256_setzero_si256();
         for (int ib = 0; ib < 8; ib++) {
             const uint16_t *q = x[i].qs + 4 * ib;
@@ -402,6 +411,7 @@ QK_AVX2 static float dot_iq2_s(int n, const void *vx, const void *vy) {
     const blk_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 256; i++) {
+        qk_prefetch(&x[i], 1024, 82);
         __m256i sumi = _mm256_setzero_si256();
         const uint8_t *qs = x[i].qs, *signs = x[i].qs + 32;
         for (int ib = 0; ib < 8; ib++) {
@@ -422,6 +432,7 @@ QK_AVX2 static float dot_iq3_xxs(int n, const void *vx, const void *vy) {
     const blk_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 256; i++) {
+        qk_prefetch(&x[i], 1024, 98);
         __m256i sumi = _mm256_setzero_si256();
         const uint8_t *q3 = x[i].qs, *gas = x[i].qs + 64;
         for (int ib = 0; ib < 8; ib++) {
@@ -445,6 +456,7 @@ QK_AVX2 static float dot_iq3_s(int n, const void *vx, const void *vy) {
     const blk_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 256; i++) {
+        qk_prefetch(&x[i], 1024, 110);
         __m256i sumi = _mm256_setzero_si256();
         for (int ib = 0; ib < 8; ib++) {
             const uint8_t *qs = x[i].qs + 8 * ib;
