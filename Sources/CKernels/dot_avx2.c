@@ -1,7 +1,7 @@
 // Fused AVX2 dot products of one weight row with one converted activation row (the gemv path).
 // Same integer math as ggml's generic ggml_vec_dot_*: block integer sums are exact; only the
 // order of the float accumulation differs.
-#include "internal.h"
+#include "kinds.h"
 #include <stdlib.h>
 
 #ifdef QK_X86
@@ -12,8 +12,6 @@
 // per block), weight scales 8 blocks at a time; each block then costs an unpack, one vpmaddubsw
 // (signed types: two vpsignb more), one vpmaddwd, a convert and an FMA with a broadcast load.
 // Offsets (Q4_0's −8, Q5_0's −16, MXFP4's −12, Q4_1/Q5_1's m) go through S_a, 8 blocks per FMA.
-
-enum { K_Q4_0, K_Q4_1, K_Q5_0, K_Q5_1, K_Q8_0, K_IQ4_NL, K_MXFP4 };
 
 /// d_a and S_a = d_a·Σa (Q8_0, computed exactly) or the stored s (Q8_1) of nb activation blocks.
 QK_AVX2 void qk_act_scales(int act_type, int nb, const void *a, float *dy, float *sy) {
@@ -32,43 +30,6 @@ QK_AVX2 void qk_act_scales(int act_type, int nb, const void *a, float *dy, float
     }
 }
 
-QK_INLINE int kind_bsz(const int kind) {
-    return kind == K_Q4_0 || kind == K_IQ4_NL ? 18 : kind == K_Q4_1 ? 20 : kind == K_Q5_0 ? 22 : kind == K_Q5_1 ? 24 : kind == K_Q8_0 ? 34 : 17;
-}
-
-/// The block's 32 values: unsigned (offset kinds) or signed (Q8_0, IQ4_NL).
-QK_INLINE __m256i kind_values(const int kind, const uint8_t *b, __m256i lut) {
-    switch (kind) {
-    case K_Q4_0: return qk_nibbles32(b + 2);
-    case K_Q4_1: return qk_nibbles32(b + 4);
-    case K_Q5_0: return _mm256_or_si256(qk_nibbles32(b + 6), _mm256_and_si256(qk_bits32(b + 2), _mm256_set1_epi8(0x10)));
-    case K_Q5_1: return _mm256_or_si256(qk_nibbles32(b + 8), _mm256_and_si256(qk_bits32(b + 4), _mm256_set1_epi8(0x10)));
-    case K_Q8_0: return qk_loadu(b + 2);
-    case K_IQ4_NL: return _mm256_shuffle_epi8(lut, qk_nibbles32(b + 2));
-    default: return _mm256_shuffle_epi8(lut, qk_nibbles32(b + 1));   // MXFP4, table + 12
-    }
-}
-
-QK_INLINE int kind_signed(const int kind) { return kind == K_Q8_0 || kind == K_IQ4_NL; }
-
-/// Weight scales of 8 blocks, and the offset coefficients m (value = d·v + m per unit of S_a).
-QK_INLINE __m256 kind_scales8(const int kind, const uint8_t *x, __m256 *m8) {
-    const int bsz = kind_bsz(kind);
-    if (kind == K_MXFP4) {
-        float d[8];
-        for (int i = 0; i < 8; i++) d[i] = qk_e8m0_half(x[i * bsz]);
-        __m256 v = _mm256_loadu_ps(d);
-        *m8 = _mm256_mul_ps(v, _mm256_set1_ps(-12.0f));
-        return v;
-    }
-    __m256 d = qk_h2f8_strided(x, bsz);
-    if (kind == K_Q4_1 || kind == K_Q5_1) *m8 = qk_h2f8_strided(x + 2, bsz);
-    else if (kind == K_Q4_0) *m8 = _mm256_mul_ps(d, _mm256_set1_ps(-8.0f));
-    else if (kind == K_Q5_0) *m8 = _mm256_mul_ps(d, _mm256_set1_ps(-16.0f));
-    else *m8 = _mm256_setzero_ps();
-    return d;
-}
-
 QK_INLINE float gemv32(const int kind, int nb, const uint8_t *x, const uint8_t *y, const int ysz, const float *dy, const float *sy) {
     const int bsz = kind_bsz(kind);
     const int sgn = kind_signed(kind);
@@ -84,8 +45,9 @@ QK_INLINE float gemv32(const int kind, int nb, const uint8_t *x, const uint8_t *
     int b = 0;
     for (; b + 8 <= nb; b += 8) {
         const uint8_t *xb = x + (size_t)b * bsz, *yb = y + (size_t)b * ysz;
+        qk_prefetch(xb, 1024, 8 * bsz);
         __m256 m8;
-        const __m256 d8 = kind_scales8(kind, xb, &m8);
+        const __m256 d8 = kind_scales8(kind, xb, bsz, &m8);
         const __m256 sc8 = _mm256_mul_ps(d8, _mm256_loadu_ps(dy + b));
         if (!sgn) accm = _mm256_fmadd_ps(m8, _mm256_loadu_ps(sy + b), accm);
         __m256i p[8];
@@ -206,6 +168,7 @@ QK_INLINE float dot_k4(const int q5, int n, const uint8_t *vx, const blk_q8_K *y
     __m128 accm = _mm_setzero_ps();
     for (int i = 0; i < nb; i++) {
         const uint8_t *x = vx + (size_t)i * bsz;
+        qk_prefetch(x, 1024, bsz);
         const __m256i ms = k4_scales_mins(x + 4);
         const float dy = y[i].d;
         // Σ_j m_j·(bsums[2j] + bsums[2j+1]), four int32 lanes
@@ -248,6 +211,7 @@ QK_AVX2 static float dot_q6_K(int n, const void *vx, const void *vy) {
     const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
+        qk_prefetch(&x[i], 1024, 210);
         const __m256i sc16 = _mm256_cvtepi8_epi16(qk_loadu128(x[i].scales));
         __m256i dup[2];
         scales_dup(sc16, dup);
@@ -282,6 +246,7 @@ QK_AVX2 static float dot_q3_K(int n, const void *vx, const void *vy) {
     const __m256i m3 = _mm256_set1_epi8(3), b2 = _mm256_set1_epi8(4);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
+        qk_prefetch(&x[i], 1024, 110);
         uint32_t aux[3];
         memcpy(aux, x[i].scales, 12);
         const uint32_t k1 = 0x03030303, k2 = 0x0f0f0f0f;
@@ -320,6 +285,7 @@ QK_AVX2 static float dot_q2_K(int n, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     __m256 accm = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
+        qk_prefetch(&x[i], 1024, 84);
         const __m128i sc8 = qk_loadu128(x[i].scales);
         const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_srli_epi16(_mm_andnot_si128(_mm_set1_epi8(0x0F), sc8), 4));
         const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(sc8, _mm_set1_epi8(0x0F)));
@@ -351,6 +317,7 @@ QK_AVX2 static float dot_iq4_xs(int n, const void *vx, const void *vy) {
     const __m256i lut = _mm256_inserti128_si256(_mm256_castsi128_si256(t128), t128, 1);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
+        qk_prefetch(&x[i], 1024, 136);
         uint16_t h = x[i].scales_h;
         const uint8_t *qs = x[i].qs;
         const int8_t *q8 = y[i].qs;
@@ -374,6 +341,7 @@ QK_AVX2 static float dot_tq2_0(int n, const void *vx, const void *vy) {
     const __m256i ones16 = _mm256_set1_epi16(1);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
+        qk_prefetch(&x[i], 1024, 66);
         // value q − 1: Σ q·y − Σ y
         __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), bsum_dot(&y[i], ones16));
         __m256i s16 = _mm256_setzero_si256();
@@ -400,6 +368,7 @@ QK_AVX2 static float dot_iq2_xxs(int n, const void *vx, const void *vy) {
     const blk_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 256; i++) {
+        qk_prefetch(&x[i], 1024, 66);
         __m256i sumi = _mm256_setzero_si256();
         for (int ib = 0; ib < 8; ib++) {
             uint32_t a[2];
@@ -421,6 +390,7 @@ QK_AVX2 static float dot_iq2_xs(int n, const void *vx, const void *vy) {
     const blk_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 256; i++) {
+        qk_prefetch(&x[i], 1024, 74);
         __m256i sumi = _mm256_setzero_si256();
         for (int ib = 0; ib < 8; ib++) {
             const uint16_t *q = x[i].qs + 4 * ib;
@@ -441,6 +411,7 @@ QK_AVX2 static float dot_iq2_s(int n, const void *vx, const void *vy) {
     const blk_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 256; i++) {
+        qk_prefetch(&x[i], 1024, 82);
         __m256i sumi = _mm256_setzero_si256();
         const uint8_t *qs = x[i].qs, *signs = x[i].qs + 32;
         for (int ib = 0; ib < 8; ib++) {
@@ -461,6 +432,7 @@ QK_AVX2 static float dot_iq3_xxs(int n, const void *vx, const void *vy) {
     const blk_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 256; i++) {
+        qk_prefetch(&x[i], 1024, 98);
         __m256i sumi = _mm256_setzero_si256();
         const uint8_t *q3 = x[i].qs, *gas = x[i].qs + 64;
         for (int ib = 0; ib < 8; ib++) {
@@ -484,6 +456,7 @@ QK_AVX2 static float dot_iq3_s(int n, const void *vx, const void *vy) {
     const blk_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 256; i++) {
+        qk_prefetch(&x[i], 1024, 110);
         __m256i sumi = _mm256_setzero_si256();
         for (int ib = 0; ib < 8; ib++) {
             const uint8_t *qs = x[i].qs + 8 * ib;

@@ -9,6 +9,7 @@
 // L2) and reused by every token of the block, 4 tokens per pass so each loaded weight vector
 // feeds 4 multiplies.
 #include "decode.h"
+#include "kinds.h"
 #include <stdlib.h>
 
 #ifdef QK_X86
@@ -27,22 +28,47 @@ enum {
 
 // ------------------------------------------------------------------------------ panel builders
 
-QK_AVX2 static void build_p32(const qk_p32_info *info, const uint8_t *w, size_t rb, int rows, int nb, uint8_t *panel) {
-    const int bsz = info->block_bytes;
+/// P32 panel of 8 rows (missing rows are zero) — values and scales decoded inline per kind.
+QK_INLINE void build_p32_kind(const int kind, const uint8_t *w, size_t rb, int rows, int nb, uint8_t *panel) {
+    const int bsz = kind_bsz(kind);
+    const __m256i lut = kind_lut(kind);
+    const uint8_t *rp[8];
+    for (int r = 0; r < 8; r++) rp[r] = w + (size_t)(r < rows ? r : 0) * rb;
+    const __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
     for (int b = 0; b < nb; b++) {
         __m256i v[8];
-        float d[8], m[8];
-        for (int r = 0; r < 8; r++) {
-            if (r < rows) v[r] = info->dec(w + r * rb + (size_t)b * bsz, &d[r], &m[r]);
-            else { v[r] = _mm256_setzero_si256(); d[r] = m[r] = 0; }
-        }
+        for (int r = 0; r < 8; r++) v[r] = kind_values(kind, rp[r] + (size_t)b * bsz, lut);
         qk_transpose8_epi32(v);
         uint8_t *P = panel + (size_t)b * P32_BYTES;
         for (int g = 0; g < 8; g++) _mm256_storeu_si256((__m256i *)(P + 32 * g), v[g]);
-        _mm256_storeu_ps((float *)(P + 256), _mm256_loadu_ps(d));
-        _mm256_storeu_ps((float *)(P + 288), _mm256_loadu_ps(m));
+        // scales of the 8 rows: rows are rb apart (rows ≥ `rows` repeat row 0 and get zero scales)
+        __m256 m8;
+        __m256 d8;
+        if (rows == 8) d8 = kind_scales8(kind, w + (size_t)b * bsz, rb, &m8);
+        else {
+            float d[8], m[8];
+            for (int r = 0; r < 8; r++) {
+                const uint8_t *xb = rp[r] + (size_t)b * bsz;
+                if (kind == K_MXFP4) { d[r] = qk_e8m0_half(xb[0]); m[r] = -12.0f * d[r]; }
+                else {
+                    d[r] = qk_h2f(*(const qk_half *)xb);
+                    m[r] = kind == K_Q4_1 || kind == K_Q5_1 ? qk_h2f(*(const qk_half *)(xb + 2)) : kind == K_Q4_0 ? -8.0f * d[r] : kind == K_Q5_0 ? -16.0f * d[r] : 0;
+                }
+            }
+            d8 = _mm256_loadu_ps(d);
+            m8 = _mm256_loadu_ps(m);
+        }
+        _mm256_storeu_ps((float *)(P + 256), _mm256_and_ps(d8, keep));
+        _mm256_storeu_ps((float *)(P + 288), _mm256_and_ps(m8, keep));
     }
 }
+
+#define DEF_BUILD32(K) \
+    QK_AVX2 static void build_p32_##K(const uint8_t *w, size_t rb, int rows, int nb, uint8_t *panel) { build_p32_kind(K, w, rb, rows, nb, panel); }
+DEF_BUILD32(K_Q4_0) DEF_BUILD32(K_Q4_1) DEF_BUILD32(K_Q5_0) DEF_BUILD32(K_Q5_1) DEF_BUILD32(K_Q8_0) DEF_BUILD32(K_IQ4_NL) DEF_BUILD32(K_MXFP4)
+typedef void (*build32_fn)(const uint8_t *, size_t, int, int, uint8_t *);
+static const build32_fn BUILD32[7] = {build_p32_K_Q4_0, build_p32_K_Q4_1, build_p32_K_Q5_0, build_p32_K_Q5_1,
+                                      build_p32_K_Q8_0, build_p32_K_IQ4_NL, build_p32_K_MXFP4};
 
 QK_AVX2 static void build_p256(const qk_p256_info *info, const uint8_t *w, size_t rb, int rows, int nsb, uint8_t *panel) {
     const int bsz = info->block_bytes;
@@ -64,15 +90,25 @@ QK_AVX2 static void build_p256(const qk_p256_info *info, const uint8_t *w, size_
             qk_transpose8_epi32(v);
             for (int i = 0; i < 8; i++) _mm256_storeu_si256((__m256i *)(P + 32 * (8 * c + i)), v[i]);
         }
-        int16_t *S = (int16_t *)(P + P256_SC);
-        for (int j = 0; j < 16; j++)
-            for (int r = 0; r < 8; r++) S[16 * j + 2 * r] = S[16 * j + 2 * r + 1] = sc[r][j];
-        int16_t *Mn = (int16_t *)(P + P256_MN);
-        for (int i = 0; i < 8; i++)
-            for (int r = 0; r < 8; r++) {
-                Mn[16 * i + 2 * r] = mn[r][2 * i];
-                Mn[16 * i + 2 * r + 1] = mn[r][2 * i + 1];
-            }
+        // scales: vector j, lane r = (sc[r][j], sc[r][j]); offsets: vector i, lane r = (mn[r][2i], mn[r][2i+1])
+        __m256i lo[8], hi[8], mv[8];
+        for (int r = 0; r < 8; r++) {
+            const __m256i R = _mm256_loadu_si256((const __m256i *)sc[r]);
+            lo[r] = _mm256_unpacklo_epi16(R, R);   // j = 0…3 | 8…11
+            hi[r] = _mm256_unpackhi_epi16(R, R);   // j = 4…7 | 12…15
+            mv[r] = _mm256_loadu_si256((const __m256i *)mn[r]);
+        }
+        qk_transpose8_epi32(lo);
+        qk_transpose8_epi32(hi);
+        qk_transpose8_epi32(mv);
+        __m256i *S = (__m256i *)(P + P256_SC), *Mn = (__m256i *)(P + P256_MN);
+        for (int i = 0; i < 4; i++) {
+            _mm256_storeu_si256(S + i, lo[i]);
+            _mm256_storeu_si256(S + 4 + i, hi[i]);
+            _mm256_storeu_si256(S + 8 + i, lo[4 + i]);
+            _mm256_storeu_si256(S + 12 + i, hi[4 + i]);
+        }
+        for (int i = 0; i < 8; i++) _mm256_storeu_si256(Mn + i, mv[i]);
         memcpy(P + P256_D, D, 32);
         memcpy(P + P256_M, M, 32);
     }
@@ -262,7 +298,7 @@ static int token_block(size_t a_row_bytes, int tokens) {
     return tb > (size_t)tokens ? tokens : (int)tb;
 }
 
-QK_AVX2 static void matmul_p32(const qk_p32_info *info, int n, const uint8_t *w, size_t rb, int64_t r0, int64_t r1,
+QK_AVX2 static void matmul_p32(int info_type, const qk_p32_info *info, int n, const uint8_t *w, size_t rb, int64_t r0, int64_t r1,
                                const uint8_t *a, size_t arb, int tokens, float *out, size_t os) {
     const int nb = n / 32;
     const int q81 = info->act_type == QK_Q8_1;
@@ -290,7 +326,7 @@ QK_AVX2 static void matmul_p32(const qk_p32_info *info, int n, const uint8_t *w,
         }
         for (int64_t p0 = r0; p0 < r1; p0 += 8) {
             const int rows = r1 - p0 < 8 ? (int)(r1 - p0) : 8;
-            build_p32(info, w + (size_t)p0 * rb, rb, rows, nb, panel);
+            BUILD32[kind_of(info_type)](w + (size_t)p0 * rb, rb, rows, nb, panel);
             for (int t = 0; t < tb; t += 4) {
                 const int T = tb - t < 4 ? tb - t : 4;
                 const uint8_t *act[4];
@@ -402,17 +438,26 @@ QK_AVX2 static void matmul_pf(int type, int n, const uint8_t *w, size_t rb, int6
                 for (; k < n; k++) dst[k] = ldw1(type, src, k);
             }
         }
+        // k in chunks so a 4-row weight slice stays in L1 while every token of the block passes
+        const int esz = type == QK_F32 ? 4 : 2, KC = 4096 / esz;
         for (int64_t p0 = r0; p0 < r1; p0 += 4) {
             const int rm = r1 - p0 < 4 ? 1 : 4;
             for (int64_t p = p0; p < p0 + 4 && p < r1; p += rm) {
-                for (int t = 0; t < tb; t += 3) {
-                    const int rn = tb - t < 3 ? tb - t : 3;
-                    const float *act[3];
-                    for (int j = 0; j < rn; j++) act[j] = conv ? conv + (size_t)(t + j) * n : (const float *)(a + (size_t)(t0 + t + j) * arb);
-                    float res[12];
-                    KF[ti][rm == 4 ? 0 : 1][rn - 1](n, w + (size_t)p * rb, rb, act, res);
-                    for (int j = 0; j < rn; j++)
-                        for (int i = 0; i < rm; i++) out[(size_t)(t0 + t + j) * os + p + i] = res[j * 4 + i];
+                for (int k0 = 0; k0 < n; k0 += KC) {
+                    const int kn = n - k0 < KC ? n - k0 : KC;
+                    for (int t = 0; t < tb; t += 3) {
+                        const int rn = tb - t < 3 ? tb - t : 3;
+                        const float *act[3];
+                        for (int j = 0; j < rn; j++)
+                            act[j] = (conv ? conv + (size_t)(t + j) * n : (const float *)(a + (size_t)(t0 + t + j) * arb)) + k0;
+                        float res[12];
+                        KF[ti][rm == 4 ? 0 : 1][rn - 1](kn, w + (size_t)p * rb + (size_t)k0 * esz, rb, act, res);
+                        for (int j = 0; j < rn; j++)
+                            for (int i = 0; i < rm; i++) {
+                                float *o = out + (size_t)(t0 + t + j) * os + p + i;
+                                *o = k0 ? *o + res[j * 4 + i] : res[j * 4 + i];
+                            }
+                    }
                 }
                 if (rm == 4) break;
             }
@@ -427,7 +472,7 @@ void qk_matmul_avx2_ex(int type, int n, const void *w, size_t rb, int64_t r0, in
     const uint8_t *W = w, *A = a;
     if (tokens >= tiled_min_tokens) {
         const qk_p32_info *i32 = qk_p32(type);
-        if (i32) { matmul_p32(i32, n, W, rb, r0, r1, A, arb, tokens, out, os); return; }
+        if (i32) { matmul_p32(type, i32, n, W, rb, r0, r1, A, arb, tokens, out, os); return; }
         const qk_p256_info *i256 = qk_p256(type);
         if (i256) { matmul_p256(i256, n, W, rb, r0, r1, A, arb, tokens, out, os); return; }
         if (type == QK_F32 || type == QK_F16 || type == QK_BF16) { matmul_pf(type, n, W, rb, r0, r1, A, arb, tokens, out, os); return; }
@@ -456,9 +501,19 @@ void qk_matmul_avx2_ex(int type, int n, const void *w, size_t rb, int64_t r0, in
     }
 }
 
+/// Tokens from which the tiled path beats one dot product per row (measured on Zen 1 with
+/// 4096-long rows): building a panel costs about one gemv pass for the block-32 types and about
+/// three for the super-block types, after which each token costs about half a gemv pass. Float
+/// weights always tile (4×1 register tiles already beat a dot per row: activation loads are shared).
+static int tiled_threshold(int type) {
+    if (type == QK_F32 || type == QK_F16 || type == QK_BF16) return 1;
+    if (qk_p32(type)) return 3;
+    return 6;
+}
+
 void qk_matmul_avx2(int type, int n, const void *w, size_t rb, int64_t r0, int64_t r1,
                     const void *a, size_t arb, int tokens, float *out, size_t os) {
-    qk_matmul_avx2_ex(type, n, w, rb, r0, r1, a, arb, tokens, out, os, 4);
+    qk_matmul_avx2_ex(type, n, w, rb, r0, r1, a, arb, tokens, out, os, tiled_threshold(type));
 }
 
 #else

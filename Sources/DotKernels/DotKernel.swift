@@ -124,9 +124,11 @@ public struct DotKernel: Sendable {
     /// `activations + t * activationRowBytes(n:)`. Single-threaded: callers split `rows` over threads.
     ///
     /// The AVX2 kernel multiplies one token (generation) with one tight dot product per row, and
-    /// four or more tokens (prompt processing) tile by tile: 8 weight rows are decoded once into an
-    /// interleaved integer panel and reused by every token of a block, 4 tokens per pass. The result
-    /// equals `dotRow` up to float summation order.
+    /// several tokens (prompt processing: from 3 for block-32 types, 6 for super-block types) tile
+    /// by tile: 8 weight rows are decoded once into an interleaved integer panel and reused by every
+    /// token of a block (sized to stay in L2), 4 tokens per pass. Float weights (F32/F16/BF16) use
+    /// 4-row × 3-token register tiles for any token count. The result equals `dotRow` up to float
+    /// summation order.
     public func matmul(n: Int, weights: UnsafeRawPointer, weightRowBytes: Int, rows: Range<Int>,
                        activations: UnsafeRawPointer, tokens: Int,
                        out: UnsafeMutablePointer<Float>, outStride: Int) {
