@@ -124,10 +124,11 @@ public final class ThreadPool: @unchecked Sendable {
                 while generation == seen && !shuttingDown { pthread_cond_wait(&startCond, &mutex) }
                 if shuttingDown { pthread_mutex_unlock(&mutex); return }
                 seen = generation
-                // Only participants take a reference to the job, and they drop it before
-                // reporting done: the caller's closure must not outlive its
-                // `withoutActuallyEscaping` scope.
+                // Only participants take a reference to the job, and only while the caller has
+                // not withdrawn it: a worker that wakes after the caller finished every item
+                // skips the job instead of making the caller wait for it.
                 var body = index < participants ? job : nil
+                if body != nil { busy.wrappingIncrement(ordering: .acquiringAndReleasing) }
                 pthread_mutex_unlock(&mutex)
                 guard body != nil else { continue }
                 drain(body!)
@@ -154,7 +155,6 @@ public final class ThreadPool: @unchecked Sendable {
             jobCount = count
             next.store(0, ordering: .relaxed)
             participants = workers
-            busy.store(workers, ordering: .releasing)
             generation &+= 1
             publishedGeneration.store(generation, ordering: .releasing)
             pthread_cond_broadcast(&startCond)
@@ -164,6 +164,10 @@ public final class ThreadPool: @unchecked Sendable {
             drain(body)
             Self.setInsideJob(false)
 
+            // Withdraw the job, then wait for the workers that took it.
+            pthread_mutex_lock(&mutex)
+            job = nil
+            pthread_mutex_unlock(&mutex)
             var polls = 0
             while busy.load(ordering: .acquiring) > 0 && polls < Self.spins { polls += 1 }
             pthread_mutex_lock(&mutex)
