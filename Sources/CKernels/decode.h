@@ -4,13 +4,10 @@
 #include "internal.h"
 
 #ifdef QK_X86
-/// P32 decoder: returns the 32 values (natural order), sets the scale d and offset coefficient m.
-typedef __m256i (*qk_dec32_fn)(const uint8_t *blk, float *d, float *m);
 /// P256 decoder: 256 values, per-16 scales and offsets, D and M (see decode_avx2.c).
 typedef void (*qk_dec256_fn)(const uint8_t *blk, uint8_t *q, int16_t *sc, int16_t *mn, float *D, float *M);
 
 typedef struct {
-    qk_dec32_fn dec;
     int block_bytes;
     int vm;          // maddubs results that may be summed in int16 before widening (8, 4 or 1)
     int is_signed;   // values are int8 (sign trick) rather than uint8

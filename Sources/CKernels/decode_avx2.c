@@ -3,7 +3,7 @@
 //
 // P32 (weights on Q8_0 / Q8_1 activations, blocks of 32): 32 values v (u8, or s8 when `signed`),
 //   a scale d and an offset coefficient m:  block dot = d·d_a·Σ v·a + m·S_a,
-//   where S_a = d_a·Σa (Q8_0: computed; Q8_1: the block's s).
+//   where S_a = d_a·Σa (Q8_0: computed; Q8_1: the block's s). Decoded by kinds.h.
 //
 // P256 (weights on Q8_K activations, super-blocks of 256): 256 values v (u8, or s8 for IQ4_XS),
 //   sixteen int16 scales sc (one per 16 values), sixteen int16 offsets mn, floats D and M:
@@ -14,65 +14,10 @@
 
 #ifdef QK_X86
 
-// ------------------------------------------------------------------------------------ P32
-
-QK_AVX2 __m256i qk_dec32_q4_0(const uint8_t *b, float *d, float *m) {
-    const blk_q4_0 *x = (const blk_q4_0 *)b;
-    *d = qk_h2f(x->d);
-    *m = -8.0f * *d;
-    return qk_nibbles32(x->qs);
-}
-
-QK_AVX2 __m256i qk_dec32_q4_1(const uint8_t *b, float *d, float *m) {
-    const blk_q4_1 *x = (const blk_q4_1 *)b;
-    *d = qk_h2f(x->d);
-    *m = qk_h2f(x->m);
-    return qk_nibbles32(x->qs);
-}
-
-QK_AVX2 __m256i qk_dec32_q5_0(const uint8_t *b, float *d, float *m) {
-    const blk_q5_0 *x = (const blk_q5_0 *)b;
-    *d = qk_h2f(x->d);
-    *m = -16.0f * *d;
-    return _mm256_or_si256(qk_nibbles32(x->qs), _mm256_and_si256(qk_bits32(x->qh), _mm256_set1_epi8(0x10)));
-}
-
-QK_AVX2 __m256i qk_dec32_q5_1(const uint8_t *b, float *d, float *m) {
-    const blk_q5_1 *x = (const blk_q5_1 *)b;
-    *d = qk_h2f(x->d);
-    *m = qk_h2f(x->m);
-    return _mm256_or_si256(qk_nibbles32(x->qs), _mm256_and_si256(qk_bits32(x->qh), _mm256_set1_epi8(0x10)));
-}
-
-QK_AVX2 __m256i qk_dec32_q8_0(const uint8_t *b, float *d, float *m) {
-    const blk_q8_0 *x = (const blk_q8_0 *)b;
-    *d = qk_h2f(x->d);
-    *m = 0;
-    return qk_loadu(x->qs);
-}
-
-QK_AVX2 __m256i qk_dec32_iq4_nl(const uint8_t *b, float *d, float *m) {
-    const blk_iq4_nl *x = (const blk_iq4_nl *)b;
-    *d = qk_h2f(x->d);
-    *m = 0;
-    const __m128i t = _mm_loadu_si128((const __m128i *)qk_kvalues_iq4nl);
-    return _mm256_shuffle_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(t), t, 1), qk_nibbles32(x->qs));
-}
-
-/// MXFP4 values kvalues ∈ [−12, 12] stored as kvalues + 12 (unsigned), offset −12·d.
-QK_AVX2 __m256i qk_dec32_mxfp4(const uint8_t *b, float *d, float *m) {
-    const blk_mxfp4 *x = (const blk_mxfp4 *)b;
-    *d = qk_e8m0_half(x->e);
-    *m = -12.0f * *d;
-    const __m128i t = _mm_add_epi8(_mm_loadu_si128((const __m128i *)qk_kvalues_mxfp4), _mm_set1_epi8(12));
-    return _mm256_shuffle_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(t), t, 1), qk_nibbles32(x->qs));
-}
+// P32 values and scales are decoded inline by the panel builder (kinds.h: kind_values,
+// kind_scales8), shared with the gemv kernels.
 
 // ------------------------------------------------------------------------------------ P256
-
-QK_INLINE void dup8_to16(const int16_t *s8, int16_t *s16) {
-    for (int j = 0; j < 8; j++) s16[2 * j] = s16[2 * j + 1] = s8[j];
-}
 
 QK_AVX2 void qk_dec256_q4_K(const uint8_t *b, uint8_t *q, int16_t *sc, int16_t *mn, float *D, float *M) {
     const blk_q4_K *x = (const blk_q4_K *)b;
@@ -404,13 +349,13 @@ const qk_p256_info *qk_p256(int type) {
 }
 
 const qk_p32_info *qk_p32(int type) {
-    static const qk_p32_info t_q4_0 = {qk_dec32_q4_0, 18, 8, 0, QK_Q8_0};
-    static const qk_p32_info t_q4_1 = {qk_dec32_q4_1, 20, 8, 0, QK_Q8_1};
-    static const qk_p32_info t_q5_0 = {qk_dec32_q5_0, 22, 4, 0, QK_Q8_0};
-    static const qk_p32_info t_q5_1 = {qk_dec32_q5_1, 24, 4, 0, QK_Q8_1};
-    static const qk_p32_info t_q8_0 = {qk_dec32_q8_0, 34, 1, 1, QK_Q8_0};
-    static const qk_p32_info t_iq4_nl = {qk_dec32_iq4_nl, 18, 1, 1, QK_Q8_0};
-    static const qk_p32_info t_mxfp4 = {qk_dec32_mxfp4, 17, 4, 0, QK_Q8_0};
+    static const qk_p32_info t_q4_0 = {18, 8, 0, QK_Q8_0};
+    static const qk_p32_info t_q4_1 = {20, 8, 0, QK_Q8_1};
+    static const qk_p32_info t_q5_0 = {22, 4, 0, QK_Q8_0};
+    static const qk_p32_info t_q5_1 = {24, 4, 0, QK_Q8_1};
+    static const qk_p32_info t_q8_0 = {34, 1, 1, QK_Q8_0};
+    static const qk_p32_info t_iq4_nl = {18, 1, 1, QK_Q8_0};
+    static const qk_p32_info t_mxfp4 = {17, 4, 0, QK_Q8_0};
     switch (type) {
     case QK_Q4_0: return &t_q4_0;
     case QK_Q4_1: return &t_q4_1;

@@ -425,7 +425,9 @@ static const kf_fn KF[3][2][3] = {
 QK_AVX2 static void matmul_pf(int type, int n, const uint8_t *w, size_t rb, int64_t r0, int64_t r1,
                               const uint8_t *a, size_t arb, int tokens, float *out, size_t os) {
     const int ti = type == QK_F32 ? 0 : type == QK_F16 ? 1 : 2;
-    const int TB = token_block((size_t)n * 4, tokens);
+    // 48 tokens (a multiple of the 3-token tile): with k in chunks, what must stay in L2 is 48 ×
+    // one k-chunk of activations (192 KB), not 48 whole rows
+    const int TB = tokens < 48 ? tokens : 48;
     float *conv = type == QK_F32 ? NULL : malloc(sizeof(float) * (size_t)TB * n);
     for (int t0 = 0; t0 < tokens; t0 += TB) {
         const int tb = tokens - t0 < TB ? tokens - t0 : TB;
@@ -439,19 +441,36 @@ QK_AVX2 static void matmul_pf(int type, int n, const uint8_t *w, size_t rb, int6
             }
         }
         // k in chunks so a 4-row weight slice stays in L1 while every token of the block passes
-        const int esz = type == QK_F32 ? 4 : 2, KC = 4096 / esz;
+        enum { KC = 1024 };
+        const int esz = type == QK_F32 ? 4 : 2;
+        _Alignas(32) float wbuf[4 * KC];
         for (int64_t p0 = r0; p0 < r1; p0 += 4) {
             const int rm = r1 - p0 < 4 ? 1 : 4;
             for (int64_t p = p0; p < p0 + 4 && p < r1; p += rm) {
                 for (int k0 = 0; k0 < n; k0 += KC) {
                     const int kn = n - k0 < KC ? n - k0 : KC;
+                    // F16/BF16 weights: convert the 4-row slice to F32 once for all tokens of the block
+                    // (with few tokens, converting on the fly inside the tile is cheaper)
+                    const uint8_t *ws = w + (size_t)p * rb + (size_t)k0 * esz;
+                    size_t wrb = rb;
+                    int kt = ti;
+                    if (ti != 0 && tb > 3) {
+                        for (int i = 0; i < rm; i++) {
+                            int k = 0;
+                            for (; k + 8 <= kn; k += 8) _mm256_store_ps(wbuf + i * KC + k, ldw(type, ws + i * rb, k));
+                            for (; k < kn; k++) wbuf[i * KC + k] = ldw1(type, ws + i * rb, k);
+                        }
+                        ws = (const uint8_t *)wbuf;
+                        wrb = KC * sizeof(float);
+                        kt = 0;
+                    }
                     for (int t = 0; t < tb; t += 3) {
                         const int rn = tb - t < 3 ? tb - t : 3;
                         const float *act[3];
                         for (int j = 0; j < rn; j++)
                             act[j] = (conv ? conv + (size_t)(t + j) * n : (const float *)(a + (size_t)(t0 + t + j) * arb)) + k0;
                         float res[12];
-                        KF[ti][rm == 4 ? 0 : 1][rn - 1](kn, w + (size_t)p * rb + (size_t)k0 * esz, rb, act, res);
+                        KF[kt][rm == 4 ? 0 : 1][rn - 1](kn, ws, wrb, act, res);
                         for (int j = 0; j < rn; j++)
                             for (int i = 0; i < rm; i++) {
                                 float *o = out + (size_t)(t0 + t + j) * os + p + i;

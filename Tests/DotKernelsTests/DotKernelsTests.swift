@@ -281,7 +281,7 @@ struct MatmulTests {
     @Test("matmul == dotRow for 1, 3, 8, 17 tokens over an odd row range", arguments: allTypes)
     func matmulMatchesDot(type: GGMLType) throws {
         let k = try #require(DotKernel.forWeights(type))
-        let n = type.blockSize == 1 ? 200 : type.blockSize == 32 ? 320 : 512
+        let n = type.blockSize == 1 ? 203 : type.blockSize == 32 ? 320 : 512   // 203: float tails
         for tokens in [1, 3, 8, 17] {
             try check(k, type: type, n: n, tokens: tokens, tiled: nil)
             if k.implementation == .avx2 {

@@ -35,13 +35,15 @@ float qk_dot_avx2(int type, int n, const void *w, const void *a);
 
 /// out[t*out_stride + r] = dot(weight row r, activation row t), r in [r0, r1), t < tokens.
 /// Weight row r at w + r*w_row_bytes; activation row t at a + t*a_row_bytes.
-/// One token uses per-row dot products; several tokens decode 8-row weight panels once and
-/// reuse them across tokens (tiled). Single-threaded; scratch is malloc'd per call.
+/// Few tokens: one dot product per row and token. From 3 tokens (block-32 types) or 6 (super-block
+/// types): 8 weight rows at a time are decoded into an interleaved integer panel that every token
+/// of an L2-sized block reuses, 4 tokens per pass. Float weights: 4-row × 3-token register tiles.
+/// Single-threaded and reentrant; scratch is malloc'd per call.
 void qk_matmul_avx2(int type, int n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1,
                     const void *a, size_t a_row_bytes, int tokens, float *out, size_t out_stride);
 
-/// Same, forcing the tiled path (tiles_min_tokens = 1) or the per-row path (huge value); for tests
-/// and benchmarks. The default threshold is qk_matmul_avx2's choice.
+/// Same, with the token count from which the tiled path is used given explicitly: 1 forces it, a
+/// huge value forces one dot product per row. For tests and benchmarks.
 void qk_matmul_avx2_ex(int type, int n, const void *w, size_t w_row_bytes, int64_t r0, int64_t r1,
                        const void *a, size_t a_row_bytes, int tokens, float *out, size_t out_stride,
                        int tiled_min_tokens);
