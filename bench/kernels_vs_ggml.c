@@ -197,7 +197,7 @@ int main(int argc, char **argv) {
     int bad = 0;
     if (strcmp(mode, "check") == 0) {
         for (size_t i = 0; i < sizeof(TYPES) / sizeof(TYPES[0]); i++) {
-            if (only && !strstr(only, TYPES[i].name)) continue;
+            if (only && strcmp(only, "all") && !strstr(only, TYPES[i].name)) continue;
             const int bs = ggml_blck_size(TYPES[i].t);
             const int ns[] = {256, 576, 640, 896, 4864, 100};
             for (int k = 0; k < 6; k++) {

@@ -113,13 +113,6 @@ QK_INLINE __m256 qk_h2f8_strided(const uint8_t *p, size_t stride) {
                                           (short)h[4], (short)h[5], (short)h[6], (short)h[7]));
 }
 
-/// Two fp16 at p (e.g. d and m, or d and s) → lanes 0, 1.
-QK_INLINE __m128 qk_h2f_pair(const void *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm_cvtph_ps(_mm_cvtsi32_si128(v));
-}
-
 QK_INLINE float qk_hsum_ps(__m256 x) {
     __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
     r = _mm_add_ps(r, _mm_movehl_ps(r, r));
