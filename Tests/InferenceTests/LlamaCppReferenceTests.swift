@@ -68,31 +68,36 @@ import Testing
         }
     }
 
-    /// Greedy decoding reproduces llama.cpp's first 32 tokens at F32 (prompt ids from llama.cpp too);
-    /// on the shipped quantized files, where 8-bit activation rounding makes near-ties fragile
-    /// (see above), at least the first 8.
+    /// Greedy decoding follows llama.cpp's tokens (prompt ids from llama.cpp too). llama.cpp's
+    /// 32 greedy tokens are fed back one by one (teacher forcing); at every step its token must be
+    /// our most likely one, or within a small logit margin of it: the two engines may only part
+    /// where the top candidates are nearly tied (8-bit activation rounding and llama.cpp's F16
+    /// accumulation of single-token attention move logits by a few hundredths).
     @Test(arguments: ["smollm2", "gemma3", "qwen25"])
     func greedyGeneration(model name: String) throws {
         let ref = try Self.reference(name)
         for (variant, runs) in ref.greedy {
             let path = variant == "F32" ? try Models.derived(name, "F32") : try Models.path(name)
             let model = try LanguageModel(path: path)
+            var exact = 0, total = 0, worstGap: Float = 0
             for run in runs {
                 let prompt = (run["prompt_ids"] as! [Int]).map(Int32.init)
                 let expected = (run["generated"] as! [Int]).map(Int32.init)
                 let session = try Session(model: model, contextLength: 128)
-                var sampler = Sampler(temperature: 0)
-                var got: [Int32] = []
-                _ = try session.generate(prompt: prompt, maxTokens: expected.count, sampler: &sampler,
-                                         isEnd: { _ in false }, onToken: { got.append($0); return true })
-                let agree = zip(got, expected).prefix { $0 == $1 }.count
-                if variant == "F32" {
-                    #expect(got == expected, "\(name) \(variant) '\(run["prompt"]!)': first \(agree) of \(expected.count) tokens agree")
-                } else {
-                    #expect(agree >= 8, "\(name) \(variant) '\(run["prompt"]!)': first \(agree) of \(expected.count) tokens agree")
+                var logits = try session.evaluateLast(prompt)
+                for (i, want) in expected.enumerated() {
+                    let top = logits.withUnsafeBufferPointer { Sampler.argmax($0) }
+                    let gap = logits[Int(top)] - logits[Int(want)]
+                    worstGap = max(worstGap, gap)
+                    total += 1
+                    if top == want { exact += 1 }
+                    #expect(gap < (variant == "F32" ? 0.05 : 0.3),
+                            "\(name) \(variant) '\(run["prompt"]!)' step \(i): llama.cpp chose \(want), we prefer \(top) by \(gap)")
+                    if i + 1 < expected.count { logits = try session.evaluateLast([want]) }
                 }
-                print("greedy \(name) \(variant): \(agree)/\(expected.count) tokens as llama.cpp")
             }
+            print("greedy \(name) \(variant): \(exact)/\(total) steps pick llama.cpp's token; largest logit gap where not: \(worstGap)")
+            #expect(Double(exact) >= 0.9 * Double(total))
         }
     }
 }
