@@ -65,10 +65,7 @@ public struct KLDivergenceRunner {
         let started = Date()
         for c in 0 ..< chunks {
             let chunkStart = Date()
-            var chunk = Array(header.tokens[c * n ..< (c + 1) * n])
-            if let bos { chunk[0] = bos }
-            session.reset()
-            try session.evaluate(chunk, outputs: first ..< n, into: logits)
+            try session.evaluateChunk(header.tokens, chunk: c, context: n, bos: bos, into: logits)
             let target = Array(header.tokens[c * n + first + 1 ..< (c + 1) * n])
             let recordBase = file.base! + header.recordsOffset + c * scored * width * 2
             rows.withUnsafeMutableBufferPointer { out in

@@ -75,10 +75,7 @@ public struct PerplexityRunner {
         let started = Date()
         for c in 0 ..< chunks {
             let chunkStart = Date()
-            var chunk = Array(tokens[c * n ..< (c + 1) * n])
-            if let bos { chunk[0] = bos }
-            session.reset()
-            try session.evaluate(chunk, outputs: first ..< n, into: logits)
+            try session.evaluateChunk(tokens, chunk: c, context: n, bos: bos, into: logits)
             let target = Array(tokens[c * n + first + 1 ..< (c + 1) * n])
             nllValues.withUnsafeMutableBufferPointer { values in
                 session.parallelFor(scored) { j in
@@ -111,5 +108,17 @@ public struct PerplexityRunner {
                                 scoredTokens: count, perplexity: ppl, perplexityError: variance * ppl,
                                 runningPerplexity: running, seconds: seconds,
                                 tokensPerSecond: Double(chunks * n) / seconds, kl: nil)
+    }
+}
+
+extension Session {
+    /// Evaluates chunk `c` (tokens c·n..<(c+1)·n) from an empty cache, its first token replaced by
+    /// `bos` when given (as llama-perplexity does), and writes the logits of positions n/2..<n.
+    func evaluateChunk(_ tokens: [Int32], chunk c: Int, context n: Int, bos: Int32?,
+                       into logits: UnsafeMutablePointer<Float>) throws {
+        var chunk = Array(tokens[c * n ..< (c + 1) * n])
+        if let bos { chunk[0] = bos }
+        reset()
+        try evaluate(chunk, outputs: n / 2 ..< n, into: logits)
     }
 }

@@ -52,13 +52,19 @@ extension Workspace {
         w.withUnsafeBufferPointer { Ops.rmsNorm(src, dst, rows: rows, n: n, weight: $0.baseAddress!, eps: config.rmsEpsilon) }
     }
 
-    /// Applies RoPE to `tokens` rows of q (H heads) and k (KV heads) for positions start+t.
-    func rope(_ rope: Rope, start: Int, tokens: Int) {
+    /// Fills `cache` with RoPE cos/sin for positions start..<start+tokens (headDim floats per
+    /// token): once per forward pass, since every layer using `rope` shares them.
+    func prepareRope(_ rope: Rope, start: Int, tokens: Int, into cache: UnsafeMutablePointer<Float>) {
+        for t in 0 ..< tokens { rope.fill(position: start + t, cache: cache + t * config.headDim) }
+    }
+
+    /// Applies RoPE to `tokens` rows of q (H heads) and k (KV heads) with prepared angles.
+    func rope(_ rope: Rope, tokens: Int, cache: UnsafePointer<Float>) {
         let c = config
         for t in 0 ..< tokens {
-            rope.fill(position: start + t, cache: ropeCache)
-            rope.apply(q + t * c.qWidth, heads: c.headCount, headDim: c.headDim, cache: ropeCache)
-            rope.apply(k + t * c.kvWidth, heads: c.kvHeadCount, headDim: c.headDim, cache: ropeCache)
+            let angles = cache + t * c.headDim
+            rope.apply(q + t * c.qWidth, heads: c.headCount, headDim: c.headDim, cache: angles)
+            rope.apply(k + t * c.kvWidth, heads: c.kvHeadCount, headDim: c.headDim, cache: angles)
         }
     }
 }

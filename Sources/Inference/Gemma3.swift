@@ -50,13 +50,15 @@ struct Gemma3Decoder: Decoder {
         let c = config, E = c.embeddingLength, F = c.feedForwardLength, D = c.headDim
         let x = ws.x                                               // [T, E] residual stream
         ends.embed(tokens, count: T, into: x, scale: c.embeddingScale)  // x = embd · √E
+        ws.prepareRope(ropeGlobal, start: start, tokens: T, into: ws.ropeCache)
+        ws.prepareRope(ropeSliding, start: start, tokens: T, into: ws.ropeCacheSliding)
         for (il, L) in layers.enumerated() {
             let sliding = c.isSlidingLayer[il]
             ws.norm(x, ws.h, rows: T, n: E, L.attnNorm)              // h = rmsnorm(x) ⊙ attn_norm
             ws.linear([(L.wq, ws.q), (L.wk, ws.k), (L.wv, ws.v)], input: ws.h, tokens: T)
             ws.norm(ws.q, ws.q, rows: T * c.headCount, n: D, L.qNorm)    // per-head q norm
             ws.norm(ws.k, ws.k, rows: T * c.kvHeadCount, n: D, L.kNorm)  // per-head k norm
-            ws.rope(sliding ? ropeSliding : ropeGlobal, start: start, tokens: T)
+            ws.rope(sliding ? ropeSliding : ropeGlobal, tokens: T, cache: sliding ? ws.ropeCacheSliding : ws.ropeCache)
             Ops.scale(ws.q, count: T * c.qWidth, by: c.attentionScale)   // q · 1/√D
             cache.store(layer: il, start: start, tokens: T, k: ws.k, v: ws.v)
             ws.attention(layer: il, cache: cache, start: start, tokens: T, scale: 1,

@@ -42,12 +42,13 @@ struct LlamaDecoder: Decoder {
         let c = config, E = c.embeddingLength, F = c.feedForwardLength
         let x = ws.x                                               // [T, E] residual stream
         ends.embed(tokens, count: T, into: x, scale: nil)
+        ws.prepareRope(rope, start: start, tokens: T, into: ws.ropeCache)
         for (il, L) in layers.enumerated() {
             // Attention block.
             ws.norm(x, ws.h, rows: T, n: E, L.attnNorm)              // h = rmsnorm(x) ⊙ attn_norm
             ws.linear([(L.wq, ws.q), (L.wk, ws.k), (L.wv, ws.v)],   // q [T, H·D], k/v [T, KV·D]
                       input: ws.h, tokens: T)
-            ws.rope(rope, start: start, tokens: T)
+            ws.rope(rope, tokens: T, cache: ws.ropeCache)
             cache.store(layer: il, start: start, tokens: T, k: ws.k, v: ws.v)
             ws.attention(layer: il, cache: cache, start: start, tokens: T,
                          scale: c.attentionScale, window: nil)     // att [T, H·D]

@@ -43,13 +43,14 @@ struct Qwen2Decoder: Decoder {
         let c = config, E = c.embeddingLength, F = c.feedForwardLength
         let x = ws.x                                               // [T, E] residual stream
         ends.embed(tokens, count: T, into: x, scale: nil)
+        ws.prepareRope(rope, start: start, tokens: T, into: ws.ropeCache)
         for (il, L) in layers.enumerated() {
             ws.norm(x, ws.h, rows: T, n: E, L.attnNorm)              // h = rmsnorm(x) ⊙ attn_norm
             ws.linear([(L.wq, ws.q), (L.wk, ws.k), (L.wv, ws.v)], input: ws.h, tokens: T)
             L.bq.withUnsafeBufferPointer { Ops.addBias(ws.q, rows: T, n: c.qWidth, bias: $0.baseAddress!) }
             L.bk.withUnsafeBufferPointer { Ops.addBias(ws.k, rows: T, n: c.kvWidth, bias: $0.baseAddress!) }
             L.bv.withUnsafeBufferPointer { Ops.addBias(ws.v, rows: T, n: c.vWidth, bias: $0.baseAddress!) }
-            ws.rope(rope, start: start, tokens: T)                   // q [T, H·D], k [T, KV·D]
+            ws.rope(rope, tokens: T, cache: ws.ropeCache)                   // q [T, H·D], k [T, KV·D]
             cache.store(layer: il, start: start, tokens: T, k: ws.k, v: ws.v)
             ws.attention(layer: il, cache: cache, start: start, tokens: T,
                          scale: c.attentionScale, window: nil)     // att [T, H·D]

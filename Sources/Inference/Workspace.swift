@@ -13,8 +13,8 @@ final class Workspace: @unchecked Sendable {
     /// Converted activations, one buffer per activation format in use.
     private var activationBuffers: [GGMLType: UnsafeMutableRawPointer] = [:]
     private let activationCapacity: Int
-    /// RoPE cos/sin per batch token (dims floats each).
-    let ropeCache: UnsafeMutablePointer<Float>
+    /// RoPE cos/sin per batch token (headDim floats each); the second for sliding-window layers.
+    let ropeCache, ropeCacheSliding: UnsafeMutablePointer<Float>
 
     init(config: ModelConfig, maxTokens: Int, pool: ThreadPool, threads: Int) {
         self.config = config
@@ -31,13 +31,13 @@ final class Workspace: @unchecked Sendable {
         q = buf(config.qWidth); k = buf(config.kvWidth); v = buf(config.vWidth)
         att = buf(config.headCount * config.valueDim)
         gate = buf(config.feedForwardLength); up = buf(config.feedForwardLength)
-        ropeCache = buf(config.headDim)
+        ropeCache = buf(config.headDim); ropeCacheSliding = buf(config.headDim)
         let widest = max(e, config.feedForwardLength, config.qWidth, config.headCount * config.valueDim)
         activationCapacity = widest * 4 * maxTokens
     }
 
     deinit {
-        for p in [x, h, q, k, v, att, o, gate, up, ropeCache] { p.deallocate() }
+        for p in [x, h, q, k, v, att, o, gate, up, ropeCache, ropeCacheSliding] { p.deallocate() }
         for (_, p) in activationBuffers { p.deallocate() }
     }
 
