@@ -15,7 +15,7 @@ let package = Package(
     products: [
         .executable(name: "quant", targets: ["quant"]),
         .library(name: "QuantKit", targets: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
-                                             "Tokenizers", "DotKernels", "Inference", "Evaluation"]),
+                                             "Tokenizers", "DotKernels", "Inference", "Evaluation", "Calibration"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -47,9 +47,12 @@ let package = Package(
                 swiftSettings: speed),
         // Perplexity, KL divergence, generation and speed benchmarks on top of the engine.
         .target(name: "Evaluation", dependencies: ["QKCore", "GGUF", "Inference", "Tokenizers"], swiftSettings: speed),
+        // Calibration statistics collected with the engine: importance matrices.
+        .target(name: "Calibration", dependencies: ["QKCore", "GGUF", "Quantization", "Inference", "Evaluation"],
+                swiftSettings: speed),
         .executableTarget(name: "quant", dependencies: [
             "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
-            "Tokenizers", "DotKernels", "Inference", "Evaluation",
+            "Tokenizers", "DotKernels", "Inference", "Evaluation", "Calibration",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: speed),
@@ -65,6 +68,8 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Evaluation", "Tokenizers", "Quantization", "DotKernels", "QuantFormats", "GGUF", "QKCore"],
                     exclude: ["Fixtures"],
                     swiftSettings: speed),
+        .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Inference", "Evaluation", "Quantization", "Tokenizers", "GGUF", "QKCore"],
+                    exclude: ["Fixtures"], swiftSettings: speed),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "QuantFormats", "QKCore"], swiftSettings: speed),
     ],
     swiftLanguageModes: [.v6]

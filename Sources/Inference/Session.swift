@@ -54,6 +54,12 @@ public final class Session: @unchecked Sendable {
     }
 
     public var config: ModelConfig { model.config }
+
+    /// Sees the input of every matrix multiplication from now on (nil: none).
+    public var activationObserver: ActivationObserver? {
+        get { workspace.observer }
+        set { workspace.observer = newValue }
+    }
     public var vocabularySize: Int { model.config.vocabularySize }
 
     /// Threads this session computes with.

@@ -15,6 +15,8 @@ final class Workspace: @unchecked Sendable {
     private let activationCapacity: Int
     /// RoPE cos/sin per batch token (headDim floats each); the second for sliding-window layers.
     let ropeCache, ropeCacheSliding: UnsafeMutablePointer<Float>
+    /// Sees every matmul input (calibration); nil in ordinary inference.
+    var observer: ActivationObserver?
 
     init(config: ModelConfig, maxTokens: Int, pool: ThreadPool, threads: Int) {
         self.config = config
@@ -53,6 +55,7 @@ final class Workspace: @unchecked Sendable {
     /// and the rows of all matrices are spread over the pool in one job.
     func linear(_ jobs: [(Matrix, UnsafeMutablePointer<Float>)], input xIn: UnsafePointer<Float>, tokens: Int) {
         let n = jobs[0].0.cols
+        observer?.observe(jobs.map(\.0), input: xIn, tokens: tokens, pool: pool, threads: threads)
         var converted: [GGMLType: UnsafeMutableRawPointer] = [:]
         for (m, _) in jobs where converted[m.kernel.activationType] == nil {
             precondition(m.cols == n)

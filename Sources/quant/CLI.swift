@@ -43,6 +43,21 @@ enum CLI {
     }
 
     static func mib(_ bytes: Int) -> String { String(format: "%.2f MiB", Double(bytes) / 1_048_576) }
+
+    /// "42 s", "3 min 05 s", "1 h 02 min".
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s) s" }
+        if s < 3600 { return "\(s / 60) min " + String(format: "%02d s", s % 60) }
+        return "\(s / 3600) h " + String(format: "%02d min", (s % 3600) / 60)
+    }
+
+    /// Pretty-printed JSON of `value` on stdout.
+    static func printJSON<T: Encodable>(_ value: T) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        FileHandle.standardOutput.write(try enc.encode(value) + Data("\n".utf8))
+    }
 }
 
 /// A single status line on stderr, rewritten in place on a terminal and silent otherwise.
