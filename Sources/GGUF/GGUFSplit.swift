@@ -48,9 +48,9 @@ public struct GGUFSplitOptions: Sendable, Equatable {
 ///
 /// Shards are named `PREFIX-00001-of-00003.gguf`. The first holds all the model's metadata,
 /// the others none (apart from `general.alignment` when it is not the default); each ends its
-/// metadata with `split.no` (UINT16, 0-based), `split.count` (UINT16) and `split.tensors.count`
-/// (INT32, the model's total), exactly as llama.cpp writes them, so llama.cpp loads our shards
-/// and `GGUFModel` loads llama.cpp's.
+/// metadata with `split.no` (UINT16, 0-based), `split.tensors.count` (INT32, the model's total)
+/// and `split.count` (UINT16), in llama-gguf-split's order, so our shards are byte-identical to
+/// llama.cpp's, llama.cpp loads ours and `GGUFModel` loads llama.cpp's.
 public enum GGUFSplit {
     /// Key holding the 0-based shard number (UINT16).
     public static let noKey = "split.no"
@@ -136,9 +136,11 @@ public enum GGUFSplit {
         for (s, members) in plan.enumerated() {
             var md: GGUFMetadata = s == 0 ? base : [:]
             if s > 0, alignment != GGUFFile.defaultAlignment { md["general.alignment"] = .uint32(UInt32(alignment)) }
+            // llama-gguf-split's order: it sets split.count last (a placeholder first, then the
+            // real value, which moves the key to the end).
             md[noKey] = .uint16(UInt16(s))
-            md[countKey] = .uint16(UInt16(plan.count))
             md[tensorsCountKey] = .int32(Int32(model.tensors.count))
+            md[countKey] = .uint16(UInt16(plan.count))
             let path = shardPath(prefix: prefix, index: s, count: plan.count)
             let w = try GGUFWriter(path: path, metadata: md, tensors: members.map { model.tensors[$0] },
                                    version: model.shards[0].version, bufferSize: 1 << 20)

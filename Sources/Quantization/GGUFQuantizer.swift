@@ -44,6 +44,8 @@ public struct QuantizeSummary: Sendable {
     public var parameters: Int
     public var seconds: Double
     public var typeCounts: [GGMLType: Int]
+    /// The files written (several with `keepSplit` on a split input).
+    public var files: [String] = []
     public var bitsPerWeight: Double { parameters > 0 ? Double(outputBytes * 8) / Double(parameters) : 0 }
 }
 
@@ -85,21 +87,34 @@ public enum GGUFQuantizer {
 
     /// Quantizes `input` into `outputPath` following `plan` (tensors written in plan order),
     /// with `metadata` as the output's metadata.
-    public static func run(input: GGUFModel, plan: [PlannedTensor], metadata: GGUFMetadata, outputPath: String,
-                           imatrix: ImportanceMatrix?, allowRequantize: Bool = false,
+    ///
+    /// With `keepSplit` (llama-quantize's `--keep-split`), the output has the input's shards:
+    /// `outputPath` is then a prefix (a trailing `.gguf` is dropped), the files are named
+    /// `PREFIX-00001-of-00003.gguf`, tensors go to the shard their input came from in input
+    /// order, the first shard carries the metadata, and every shard ends its metadata with the
+    /// split keys. All shards appear together at the end (atomically, one rename each).
+    public static func run(input: GGUFModel, plan planIn: [PlannedTensor], metadata: GGUFMetadata, outputPath: String,
+                           imatrix: ImportanceMatrix?, allowRequantize: Bool = false, keepSplit: Bool = false,
                            pool: ThreadPool = .shared, threads: Int? = nil,
                            progress: ((QuantizeProgress) -> Void)? = nil) throws -> QuantizeSummary {
-        try validate(plan, input: input, imatrix: imatrix, allowRequantize: allowRequantize)
+        try validate(planIn, input: input, imatrix: imatrix, allowRequantize: allowRequantize)
         let start = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-        let infos = plan.map { GGUFTensorInfo(name: $0.name, type: $0.outputType, shape: $0.shape) }
-        let writer = try GGUFWriter(path: outputPath, metadata: metadata, tensors: infos)
+        let positions = Dictionary(input.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let outputs = keepSplit ? splitOutputs(input: input, plan: planIn, metadata: metadata, prefix: outputPath, positions: positions)
+                                : [(path: outputPath, metadata: metadata, plan: planIn)]
+        let writers = try outputs.map { o in
+            try GGUFWriter(path: o.path, metadata: o.metadata,
+                           tensors: o.plan.map { GGUFTensorInfo(name: $0.name, type: $0.outputType, shape: $0.shape) })
+        }
+        let plan = outputs.flatMap(\.plan)
+        let shardOfPlan = outputs.enumerated().flatMap { i, o in Array(repeating: i, count: o.plan.count) }
         let converter = TensorConverter(pool: pool, threads: threads)
         let totalIn = plan.reduce(0) { $0 + $1.inputBytes }
         var doneIn = 0
         var counts: [GGMLType: Int] = [:]
-        let positions = Dictionary(input.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         for (i, p) in plan.enumerated() {
+            let writer = writers[shardOfPlan[i]]
             let info = input.tensor(named: p.name)!
             let data = input.data(of: info)
             // Input pages already converted are dropped, so resident memory does not grow with
@@ -125,9 +140,33 @@ public enum GGUFQuantizer {
             doneIn += p.inputBytes
             counts[p.outputType, default: 0] += 1
         }
-        try writer.finish()
+        for w in writers { try w.finish() }
         return QuantizeSummary(inputBytes: totalIn, outputBytes: plan.reduce(0) { $0 + $1.outputBytes },
-                               fileBytes: writer.fileSize, parameters: plan.reduce(0) { $0 + $1.shape.reduce(1, *) },
-                               seconds: elapsed(), typeCounts: counts)
+                               fileBytes: writers.reduce(0) { $0 + $1.fileSize }, parameters: plan.reduce(0) { $0 + $1.shape.reduce(1, *) },
+                               seconds: elapsed(), typeCounts: counts, files: outputs.map(\.path))
     }
+
+    /// The output files of `--keep-split`: one per input shard, tensors in input order.
+    static func splitOutputs(input: GGUFModel, plan: [PlannedTensor], metadata: GGUFMetadata, prefix: String,
+                             positions: [String: Int]) -> [(path: String, metadata: GGUFMetadata, plan: [PlannedTensor])] {
+        let base = prefix.hasSuffix(".gguf") ? String(prefix.dropLast(5)) : prefix
+        let sorted = plan.sorted { a, b in
+            let i = positions[a.name]!, j = positions[b.name]!
+            let (si, sj) = (input.tensorShards[i], input.tensorShards[j])
+            return si != sj ? si < sj : input.tensors[i].offset < input.tensors[j].offset
+        }
+        let count = (sorted.map { input.tensorShards[positions[$0.name]!] }.max() ?? 0) + 1
+        return (0 ..< count).map { shard in
+            var md = shard == 0 ? metadata : GGUFMetadata()
+            if count > 1 {
+                md[GGUFSplit.noKey] = .uint16(UInt16(shard))
+                md[GGUFSplit.countKey] = .uint16(UInt16(count))
+                md[GGUFSplit.tensorsCountKey] = .int32(Int32(plan.count))
+            }
+            let path = base + "-" + pad5(shard + 1) + "-of-" + pad5(count) + ".gguf"
+            return (path, md, sorted.filter { input.tensorShards[positions[$0.name]!] == shard })
+        }
+    }
+
+    private static func pad5(_ n: Int) -> String { String(repeating: "0", count: max(0, 5 - String(n).count)) + String(n) }
 }

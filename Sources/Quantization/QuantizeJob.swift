@@ -11,6 +11,9 @@ public struct QuantizeRequest: Sendable {
     public var includeWeights: [String] = []
     public var excludeWeights: [String] = []
     public var allowRequantize = false
+    /// Output in the input's shards (`--keep-split`); tensors are then planned in file order,
+    /// as llama-quantize does, which can change the layer counters of the mix rules.
+    public var keepSplit = false
     public var leaveOutputTensor = false
     public var outputTensorType: GGMLType?
     public var tokenEmbeddingType: GGMLType?
@@ -81,6 +84,7 @@ public struct QuantizeJob: Sendable {
             o.quantizeOutputTensor = !r.leaveOutputTensor
             o.allowRequantize = r.allowRequantize
             o.onlyCopy = choice.isCopy
+            o.keepOrder = r.keepSplit
             let mixModel = try MixModel(gguf: model)
             let mix = try MixPlanner.plan(model: mixModel, tensors: tensors, fileType: fileType, options: o)
             if let e = mix.firstError(imatrixHasEntry: { imatrix?.weights(for: $0) != nil }) { throw e }

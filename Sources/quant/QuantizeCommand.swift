@@ -31,6 +31,8 @@ struct QuantizeCommand: ParsableCommand {
     var tensorType: [String] = []
     @Option(name: [.customLong("override-kv")], help: "KEY=TYPE:VALUE metadata override (int, float, bool, str; repeatable).")
     var overrideKV: [String] = []
+    @Flag(name: [.customLong("keep-split")], help: "Write the output in the same shards as the split input (OUT is then a prefix: OUT-00001-of-0000N.gguf).")
+    var keepSplit = false
     @Flag(name: [.customLong("dry-run")], help: "Print the per-tensor plan and final size; write nothing.") var dryRun = false
     @Option(name: [.short, .long], help: "Threads (default: all cores).") var threads: Int?
     @Flag(name: .long, help: "Print a machine-readable summary.") var json = false
@@ -45,6 +47,7 @@ struct QuantizeCommand: ParsableCommand {
             r.includeWeights = includeWeights
             r.excludeWeights = excludeWeights
             r.allowRequantize = allowRequantize
+            r.keepSplit = keepSplit
             r.leaveOutputTensor = leaveOutputTensor
             r.outputTensorType = try outputTensorType.map(CLI.ggmlType)
             r.tokenEmbeddingType = try tokenEmbeddingType.map(CLI.ggmlType)
@@ -69,7 +72,7 @@ struct QuantizeCommand: ParsableCommand {
             let pool = threads.map { ThreadPool(threads: $0) } ?? .shared
             let reporter = ProgressLine(enabled: !quiet && !json)
             let summary = try GGUFQuantizer.run(input: model, plan: job.plan, metadata: job.metadata, outputPath: output,
-                                                imatrix: job.imatrix, allowRequantize: job.allowRequantize, pool: pool,
+                                                imatrix: job.imatrix, allowRequantize: job.allowRequantize, keepSplit: keepSplit, pool: pool,
                                                 progress: { p in
                 reporter.update("[\(p.tensorIndex + 1)/\(p.tensorCount)] \(p.tensorName) \(CLI.mib(p.bytesDone)) / \(CLI.mib(p.bytesTotal))"
                                 + (p.remaining.map { String(format: ", ETA %.0fs", $0) } ?? ""))
@@ -78,14 +81,14 @@ struct QuantizeCommand: ParsableCommand {
             let types = summary.typeCounts.sorted { $0.value > $1.value }.map { "\($0.key.name): \($0.value)" }
             if json {
                 let obj: [String: Any] = [
-                    "input": input, "output": output, "file_type": job.fileTypeName,
+                    "input": input, "output": output, "files": summary.files, "file_type": job.fileTypeName,
                     "input_bytes": summary.inputBytes, "output_bytes": summary.outputBytes, "file_bytes": summary.fileBytes,
                     "parameters": summary.parameters, "bits_per_weight": summary.bitsPerWeight, "seconds": summary.seconds,
                     "tensor_types": Dictionary(uniqueKeysWithValues: summary.typeCounts.map { ($0.key.name, $0.value) }),
                 ]
                 print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
             } else {
-                print("quantized \(input) -> \(output) (\(job.fileTypeName))")
+                print("quantized \(input) -> \(summary.files.joined(separator: ", ")) (\(job.fileTypeName))")
                 print("  size \(CLI.mib(summary.inputBytes)) -> \(CLI.mib(summary.outputBytes)), \(String(format: "%.3f", summary.bitsPerWeight)) bpw, \(String(format: "%.2f", summary.seconds)) s")
                 print("  tensors: \(types.joined(separator: ", "))")
             }
