@@ -23,10 +23,10 @@ WORK="${WORK:-/tmp/qk-imatrix-quality/$NAME}"; mkdir -p "$WORK"
 now() { date +%s.%N; }
 
 t0=$(now)
-"$QUANT" imatrix -m "$F32" -f "$CALIB" -c "$CTX" --chunks "$CALIB_CHUNKS" "${T[@]}" -o "$WORK/quant.imatrix.gguf" > "$WORK/imatrix.log" 2>&1
+[[ -s "$WORK/quant.imatrix.gguf" ]] || "$QUANT" imatrix -m "$F32" -f "$CALIB" -c "$CTX" --chunks "$CALIB_CHUNKS" "${T[@]}" -o "$WORK/quant.imatrix.gguf" > "$WORK/imatrix.log" 2>&1
 t_ours=$(echo "$(now) - $t0" | bc)
 echo "quant imatrix: $CALIB_CHUNKS chunks of $CTX in ${t_ours} s ($(grep -o 'PPL = [0-9.]*' "$WORK/imatrix.log"))"
-if [[ -n "${LLAMA_BIN_DIR:-}" ]]; then
+if [[ -n "${LLAMA_BIN_DIR:-}" && ! -s "$WORK/llama.imatrix.gguf" ]]; then
     t0=$(now)
     "$LLAMA_BIN_DIR/llama-imatrix" -m "$F32" -f "$CALIB" -c "$CTX" --chunks "$CALIB_CHUNKS" -b "$CTX" ${THREADS:+-t $THREADS} \
         -o "$WORK/llama.imatrix.gguf" > "$WORK/llama-imatrix.log" 2>&1
@@ -42,7 +42,7 @@ print(f"values: same tensors {set(a) == set(b)}, counts equal {all(np.array_equa
 PY
 fi
 
-"$QUANT" perplexity -m "$F32" -f "$EVAL" -c "$CTX" --chunks "$EVAL_CHUNKS" "${T[@]}" --save-logits "$WORK/base.logits" > "$WORK/base.log" 2>&1
+[[ -s "$WORK/base.logits" ]] || "$QUANT" perplexity -m "$F32" -f "$EVAL" -c "$CTX" --chunks "$EVAL_CHUNKS" "${T[@]}" --save-logits "$WORK/base.logits" > "$WORK/base.log" 2>&1
 echo "F32: $(grep -o 'PPL = [0-9.]* +/- [0-9.]*' "$WORK/base.log")"
 echo
 echo "| type | MiB (no imatrix) | PPL | mean KLD | same top | MiB (imatrix) | PPL | mean KLD | same top |"
