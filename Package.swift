@@ -15,7 +15,7 @@ let package = Package(
     products: [
         .executable(name: "quant", targets: ["quant"]),
         .library(name: "QuantKit", targets: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
-                                             "Tokenizers", "DotKernels", "Inference", "Evaluation"]),
+                                             "Tokenizers", "DotKernels", "Inference", "Evaluation", "Conversion"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -36,6 +36,9 @@ let package = Package(
         // Whole-file quantization pipelines built on the formats.
         .target(name: "Quantization", dependencies: ["QKCore", "GGUF", "SafeTensors", "QuantFormats",
                                                      .product(name: "Logging", package: "swift-log")], swiftSettings: speed),
+        // Hugging Face checkpoints → the GGUF llama.cpp's converter writes, optionally quantized in one pass.
+        .target(name: "Conversion", dependencies: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Tokenizers"],
+                swiftSettings: speed),
         // Text ↔ token ids from GGUF vocabularies (SentencePiece and byte-level BPE), as llama.cpp does.
         .target(name: "Tokenizers", dependencies: ["QKCore", "GGUF"], swiftSettings: speed),
         // SIMD intrinsics for quantized dot products, chosen at run time by CPU feature (portable build).
@@ -49,7 +52,7 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["QKCore", "GGUF", "Inference", "Tokenizers"], swiftSettings: speed),
         .executableTarget(name: "quant", dependencies: [
             "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
-            "Tokenizers", "DotKernels", "Inference", "Evaluation",
+            "Tokenizers", "DotKernels", "Inference", "Evaluation", "Conversion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: speed),
@@ -64,6 +67,8 @@ let package = Package(
         .testTarget(name: "DotKernelsTests", dependencies: ["DotKernels", "QuantFormats", "QKCore"], swiftSettings: speed),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Evaluation", "Tokenizers", "Quantization", "DotKernels", "QuantFormats", "GGUF", "QKCore"],
                     exclude: ["Fixtures"],
+                    swiftSettings: speed),
+        .testTarget(name: "ConversionTests", dependencies: ["Conversion", "Quantization", "SafeTensors", "GGUF", "QKCore"],
                     swiftSettings: speed),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "QuantFormats", "QKCore"], swiftSettings: speed),
     ],

@@ -331,3 +331,42 @@ enum JSONText {
         return "\\u" + String(repeating: "0", count: max(0, 4 - h.count)) + h
     }
 }
+
+// MARK: - Reading Hugging Face JSON files (config.json, tokenizer.json, …)
+
+extension JSONValue {
+    /// Parses one whole JSON document from `bytes` with the same strict parser the safetensors
+    /// reader uses; errors name `path` and `what` (e.g. "config") and the byte offset.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, path: String? = nil, what: String = "JSON document",
+                             maxDepth: Int = 64) throws -> JSONValue {
+        try JSONParser.parse(bytes, path: path, what: what, maxDepth: maxDepth)
+    }
+
+    /// Reads and parses the JSON file at `path`.
+    public static func parse(file path: String, what: String = "JSON document") throws -> JSONValue {
+        let mapped = try MappedFile(path: path)
+        return try parse(mapped.bytes(at: 0, count: mapped.count), path: path, what: what)
+    }
+
+    /// The string, for a JSON string.
+    public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    /// The boolean, for a JSON `true`/`false`.
+    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+    /// The elements, for a JSON array.
+    public var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+    /// The members in file order, for a JSON object.
+    public var objectMembers: [(key: String, value: JSONValue)]? { if case .object(let m) = self { m } else { nil } }
+    /// True for JSON `null`.
+    public var isNull: Bool { if case .null = self { true } else { false } }
+    /// Any number as a Double (what Python's `json` module reads a float literal as; integers
+    /// beyond 2^53 round).
+    public var doubleValue: Double? { if case .number(let s) = self { Double(s) } else { nil } }
+    /// True for a number written as an integer literal (no fraction or exponent), as Python's
+    /// `json` module reads it into an `int`.
+    public var isIntegerLiteral: Bool {
+        guard case .number(let s) = self else { return false }
+        return !s.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })
+    }
+    /// A short name of the value's kind ("a string", "an object", …) for error messages.
+    public var kindDescription: String { kindName }
+}
