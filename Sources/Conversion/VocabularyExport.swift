@@ -35,12 +35,13 @@ enum VocabularyExport {
             byID[id] = t
         }
         // Added tokens: content → (id, special, normalized).
-        var added: [String: (id: Int, special: Bool)] = [:]
+        // Keyed by bytes: String equality would merge canonically equivalent tokens.
+        var added: [[UInt8]: (id: Int, special: Bool)] = [:]
         for a in tok["added_tokens"]?.arrayValue ?? [] {
             guard let c = a["content"]?.stringValue, let id = a["id"]?.intValue, id >= 0 else {
                 throw QuantKitError("added_tokens: an entry has no content or id", path: path)
             }
-            added[c] = (id, a["special"]?.boolValue ?? false)
+            added[Array(c.utf8)] = (id, a["special"]?.boolValue ?? false)
             byID[id] = c
         }
         let maxID = byID.keys.max() ?? -1
@@ -57,7 +58,7 @@ enum VocabularyExport {
                 types.append(TokenType.unused.rawValue)
                 continue
             }
-            if let a = added[t] {
+            if let a = added[Array(t.utf8)] {
                 if a.special || looksSpecial(t) {
                     types.append(TokenType.control.rawValue)
                 } else {

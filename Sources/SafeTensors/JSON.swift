@@ -142,7 +142,9 @@ struct JSONParser {
         try enter()
         pos += 1
         var members: [(key: String, value: JSONValue)] = []
-        var seen = Set<String>()
+        // Keys compare by their bytes: Swift's String equality is canonical equivalence, but
+        // "\u00e9" and "e\u0301" are different keys to JSON (and to tokenizer vocabularies).
+        var seen = Set<[UInt8]>()
         skipWhitespace()
         if !atEnd, peek == UInt8(ascii: "}") { pos += 1; depth -= 1; return .object(members) }
         while true {
@@ -150,7 +152,7 @@ struct JSONParser {
             guard !atEnd, peek == UInt8(ascii: "\"") else { throw fail(atEnd ? "unexpected end inside an object" : "expected a string key") }
             let keyStart = pos
             let key = try string()
-            guard seen.insert(key).inserted else {
+            guard seen.insert(Array(key.utf8)).inserted else {
                 pos = keyStart
                 throw fail("duplicate key \"\(Self.printable(key))\"")
             }
