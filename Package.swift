@@ -69,6 +69,7 @@ let package = Package(
                     exclude: ["Fixtures"],
                     swiftSettings: speed),
         .testTarget(name: "ConversionTests", dependencies: ["Conversion", "Quantization", "SafeTensors", "GGUF", "QKCore"],
+                    exclude: ["Fixtures"],
                     swiftSettings: speed),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "QuantFormats", "QKCore"], swiftSettings: speed),
     ],

@@ -102,7 +102,8 @@ public enum CheckpointConverter {
             let first = checkpoint.tensors.first { $0.entry.info.shape.count >= 2 }
             outType = first?.sourceType == .bf16 ? .bf16 : .f16
         }
-        let converted = checkpoint.tensors.map { convertedType($0, outType) }
+        var tensors = checkpoint.tensors
+        var converted = tensors.map { convertedType($0, outType) }
         var md = try checkpoint.metadata(fileType: outType.fileType, name: request.name)
         var types = converted
         var imatrix: ImportanceMatrix?
@@ -114,18 +115,22 @@ public enum CheckpointConverter {
             r.imatrixPath = request.imatrixPath
             let infos = zip(checkpoint.tensors, converted).map { GGUFTensorInfo(name: $0.name, type: $1, shape: $0.shape) }
             let job = try QuantizeJob(metadata: md, tensors: infos, path: checkpoint.directory, request: r)
-            let byName = Dictionary(job.plan.map { ($0.name, $0.outputType) }, uniquingKeysWith: { a, _ in a })
-            types = checkpoint.tensors.map { byName[$0.name]! }
+            // llama-quantize writes the tensors in its own order: follow the plan.
+            let index = Dictionary(checkpoint.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+            let order = job.plan.map { index[$0.name]! }
+            tensors = order.map { checkpoint.tensors[$0] }
+            converted = order.map { converted[$0] }
+            types = job.plan.map(\.outputType)
             md = job.metadata
             imatrix = job.imatrix
-            let planned = zip(checkpoint.tensors, types).map { PlannedTensor(name: $0.name, shape: $0.shape, inputType: .f32, outputType: $1) }
+            let planned = zip(tensors, types).map { PlannedTensor(name: $0.name, shape: $0.shape, inputType: .f32, outputType: $1) }
             for p in planned where p.outputType != .f32 && QuantCodec.requiresImportance(p.outputType) && imatrix?.weights(for: p.name) == nil {
                 throw QuantKitError("tensor '\(p.name)' → \(p.outputType.name) needs an importance matrix entry (--imatrix)")
             }
         } else if request.imatrixPath != nil {
             throw QuantKitError("--imatrix needs --type (an importance matrix only guides quantization)")
         }
-        return Plan(metadata: md, tensors: checkpoint.tensors, types: types, convertedTypes: converted, imatrix: imatrix,
+        return Plan(metadata: md, tensors: tensors, types: types, convertedTypes: converted, imatrix: imatrix,
                     model: checkpoint.model)
     }
 

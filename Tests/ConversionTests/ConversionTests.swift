@@ -1,0 +1,111 @@
+import Foundation
+import GGUF
+import QKCore
+import Quantization
+import SafeTensors
+import Testing
+@testable import Conversion
+
+/// `quant convert` on checkpoints rebuilt from the three real models, against the source F32
+/// GGUFs and against what llama.cpp's convert_hf_to_gguf.py wrote for the same checkpoints.
+@Suite(.serialized) struct ConversionTests {
+    /// F32: every tensor is the source GGUF's, byte for byte, in llama.cpp's converter order, and
+    /// the metadata outside general.* (keys, order, value types, values) is what llama.cpp wrote,
+    /// tokenizer.ggml.pre identified by the probe-text hash included.
+    @Test(arguments: ["smollm2", "qwen25", "gemma3"])
+    func f32ReproducesSourceAndLlamaCppMetadata(_ name: String) throws {
+        let dir = try Fixtures.checkpoint(name)
+        let tmp = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        try Fixtures.convert(dir, tmp + "/out.gguf", ConvertRequest(outType: .f32))
+        let ours = try GGUFFile(path: tmp + "/out.gguf")
+        let source = try GGUFFile(path: try Fixtures.f32(name))
+        let ref = try Fixtures.reference("\(name)-f32")
+        #expect(Digest.metadata(ours.metadata) == ref.metadata)
+        #expect(ours["general.architecture"]?.string == source.architecture)
+        #expect(ours.tensors.map(\.name) == ref.tensors.map(\.0))
+        #expect(ours.tensors.count == source.tensors.count)
+        for t in source.tensors {
+            guard let mine = ours.tensor(named: t.name) else { Issue.record("missing \(t.name)"); continue }
+            #expect(mine.type == .f32 && mine.shape == t.shape, "\(t.name)")
+            #expect(ours.data(of: mine).elementsEqual(source.data(of: t)), "\(t.name) differs from the source")
+        }
+    }
+
+    /// F16, BF16 and Q8_0: the same tensor types and bytes as llama.cpp's converter.
+    @Test(arguments: [("smollm2", ConvertOutType.f16), ("smollm2", .bf16), ("smollm2", .q8_0), ("gemma3", .q8_0)])
+    func outTypesMatchLlamaCpp(_ name: String, _ outType: ConvertOutType) throws {
+        try expectMatchesReference(try Fixtures.checkpoint(name), outType, "\(name)-\(outType.rawValue)")
+    }
+
+    /// A BF16 checkpoint: `auto` picks BF16 and keeps the bytes; F32 widens them exactly.
+    @Test func bf16CheckpointConvertsExactly() throws {
+        let dir = try Fixtures.checkpoint("smollm2", dtype: "bf16")
+        try expectMatchesReference(dir, .auto, "smollm2bf16-auto")
+        try expectMatchesReference(dir, .f32, "smollm2bf16-f32")
+    }
+
+    private func expectMatchesReference(_ dir: String, _ outType: ConvertOutType, _ key: String) throws {
+        let tmp = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        try Fixtures.convert(dir, tmp + "/out.gguf", ConvertRequest(outType: outType))
+        let ours = try GGUFFile(path: tmp + "/out.gguf")
+        let ref = try Fixtures.reference(key)
+        #expect(Digest.metadata(ours.metadata) == ref.metadata, "\(key) metadata")
+        #expect(ours.tensors.map(\.name) == ref.tensors.map(\.0), "\(key) tensor order")
+        for (name, type, shape, sha) in ref.tensors {
+            guard let t = ours.tensor(named: name) else { Issue.record("\(key): missing \(name)"); continue }
+            #expect(t.type.name == type && t.shape == shape, "\(key) \(name): \(t.type.name) \(t.shape), llama.cpp \(type) \(shape)")
+            #expect(SHA256.hex(ours.data(of: t)) == sha, "\(key) \(name) bytes differ from llama.cpp's")
+        }
+    }
+
+    /// The checkpoint split into three shards with an index gives the very same file.
+    @Test func shardedEqualsUnsharded() throws {
+        let dir = try Fixtures.checkpoint("smollm2")
+        let tmp = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let sharded = tmp + "/sharded"
+        try FileManager.default.createDirectory(atPath: sharded, withIntermediateDirectories: true)
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir) where !f.hasSuffix(".safetensors") {
+            try FileManager.default.createSymbolicLink(atPath: sharded + "/" + f, withDestinationPath: dir + "/" + f)
+        }
+        let source = try SafeTensorsFile(path: dir + "/model.safetensors")
+        let names = source.tensors.map(\.name).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let per = (names.count + 2) / 3
+        var weightMap: [String: String] = [:]
+        for k in 0 ..< 3 {
+            let part = Array(names[min(k * per, names.count) ..< min((k + 1) * per, names.count)])
+            let file = String(format: "model-%05d-of-00003.safetensors", k + 1)
+            let w = try SafeTensorsWriter(path: sharded + "/" + file, tensors: try part.map { SafeTensorSpec(try source.info($0)) })
+            for n in part { try w.writeTensor(named: n, try source.data(n)); weightMap[n] = file }
+            try w.commit()
+        }
+        let index: [String: Any] = ["metadata": ["total_size": source.dataSize], "weight_map": weightMap]
+        try JSONSerialization.data(withJSONObject: index).write(to: URL(fileURLWithPath: sharded + "/model.safetensors.index.json"))
+        var r = ConvertRequest(outType: .q8_0)
+        r.name = "SmolLM2"
+        try Fixtures.convert(dir, tmp + "/single.gguf", r)
+        try Fixtures.convert(sharded, tmp + "/sharded.gguf", r)
+        let a = try MappedFile(path: tmp + "/single.gguf"), b = try MappedFile(path: tmp + "/sharded.gguf")
+        #expect(try a.bytes(at: 0, count: a.count).elementsEqual(b.bytes(at: 0, count: b.count)))
+    }
+
+    /// `--type` in the same pass equals converting to F32 and then `quant quantize`, byte for byte.
+    @Test(arguments: ["Q4_K_M", "Q8_0"])
+    func onePassEqualsConvertThenQuantize(_ type: String) throws {
+        let dir = try Fixtures.checkpoint("smollm2")
+        let tmp = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        try Fixtures.convert(dir, tmp + "/f32.gguf", ConvertRequest(outType: .f32))
+        let model = try GGUFModel(path: tmp + "/f32.gguf")
+        let job = try QuantizeJob(model: model, request: QuantizeRequest(typeName: type))
+        _ = try GGUFQuantizer.run(input: model, plan: job.plan, metadata: job.metadata, outputPath: tmp + "/two.gguf", imatrix: nil)
+        var r = ConvertRequest(outType: .f32)
+        r.quantizeType = type
+        try Fixtures.convert(dir, tmp + "/one.gguf", r)
+        let a = try MappedFile(path: tmp + "/two.gguf"), b = try MappedFile(path: tmp + "/one.gguf")
+        #expect(a.count == b.count)
+        #expect(try a.bytes(at: 0, count: a.count).elementsEqual(b.bytes(at: 0, count: b.count)))
+    }
+}
