@@ -29,18 +29,8 @@ public enum ConvertOutType: String, Sendable, CaseIterable {
     }
 }
 
-/// Progress of a running conversion, reported after every chunk.
-public struct ConvertProgress: Sendable {
-    public var tensorIndex: Int
-    public var tensorCount: Int
-    public var tensorName: String
-    /// Source bytes consumed so far, of `bytesTotal`.
-    public var bytesDone: Int
-    public var bytesTotal: Int
-    public var elapsed: Double
-    /// Estimated seconds left, from the bytes done so far.
-    public var remaining: Double? { bytesDone > 0 ? elapsed * Double(bytesTotal - bytesDone) / Double(bytesDone) : nil }
-}
+/// Progress of a running conversion (source bytes consumed, of the total), after every chunk.
+public typealias ConvertProgress = QuantizeProgress
 
 /// What a finished conversion wrote.
 public struct ConvertSummary: Sendable {
