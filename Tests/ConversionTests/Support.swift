@@ -45,7 +45,7 @@ enum Fixtures {
         if FileManager.default.fileExists(atPath: dir + "/config.json") { return dir }
         let source = try f32Unlocked(name)
         let tool = URL(fileURLWithPath: packageRoot).deletingLastPathComponent().appendingPathComponent("shared/tools/make_hf_checkpoint.py").path
-        let tmp = dir + ".tmp-\(getpid())"
+        let tmp = dir + ".tmp-\(UUID().uuidString)"
         try? FileManager.default.removeItem(atPath: tmp)
         try run(["python3", tool, source, tmp, "--dtype", dtype])
         try? FileManager.default.removeItem(atPath: dir)
