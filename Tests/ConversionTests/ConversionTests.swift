@@ -60,6 +60,42 @@ import Testing
         }
     }
 
+    /// Qwen3: SmolLM2's checkpoint presented as a Qwen3 model (head_dim 64, per-head q/k norms in a
+    /// second shard), as scripts/reference/make-convert-fixtures.sh builds it for llama.cpp's
+    /// converter: the same metadata and tensors (no q/k permutation, attn_q_norm/attn_k_norm).
+    @Test func qwen3MatchesLlamaCpp() throws {
+        let smol = try Fixtures.checkpoint("smollm2")
+        let tmp = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let dir = tmp + "/qwen3"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for f in ["tokenizer.json", "tokenizer_config.json", "generation_config.json"] {
+            try FileManager.default.createSymbolicLink(atPath: dir + "/" + f, withDestinationPath: smol + "/" + f)
+        }
+        try FileManager.default.createSymbolicLink(atPath: dir + "/model-00001-of-00002.safetensors", withDestinationPath: smol + "/model.safetensors")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: smol + "/config.json"))) as! [String: Any]
+        config["architectures"] = ["Qwen3ForCausalLM"]
+        config["model_type"] = "qwen3"
+        config["head_dim"] = 64
+        for k in ["pretraining_tp", "mlp_bias", "attention_bias"] { config[k] = nil }
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        let layers = config["num_hidden_layers"] as! Int
+        let names = (0 ..< layers).flatMap { b in ["q", "k"].map { "model.layers.\(b).self_attn.\($0)_norm.weight" } }.sorted()
+        let w = try SafeTensorsWriter(path: dir + "/model-00002-of-00002.safetensors",
+                                      tensors: try names.map { try SafeTensorSpec(name: $0, dtype: .f32, shape: [64]) })
+        for (i, n) in names.enumerated() {
+            let v = (0 ..< 64).map { Float($0 % 7) * 0.125 + Float(0.5 + Double(i % 3)) }
+            try v.withUnsafeBytes { try w.writeTensor(named: n, $0) }
+        }
+        try w.commit()
+        var weightMap: [String: String] = [:]
+        for t in try SafeTensorsFile(path: smol + "/model.safetensors").tensors { weightMap[t.name] = "model-00001-of-00002.safetensors" }
+        for n in names { weightMap[n] = "model-00002-of-00002.safetensors" }
+        try JSONSerialization.data(withJSONObject: ["metadata": [String: Any](), "weight_map": weightMap])
+            .write(to: URL(fileURLWithPath: dir + "/model.safetensors.index.json"))
+        try expectMatchesReference(dir, .f32, "qwen3-f32")
+    }
+
     /// The checkpoint split into three shards with an index gives the very same file.
     @Test func shardedEqualsUnsharded() throws {
         let dir = try Fixtures.checkpoint("smollm2")
