@@ -34,10 +34,14 @@ public typealias ConvertProgress = QuantizeProgress
 
 /// What a finished conversion wrote.
 public struct ConvertSummary: Sendable {
+    /// Bytes of tensor data read from the safetensors.
     public var inputBytes: Int
+    /// Size of the GGUF written.
     public var fileBytes: Int
+    /// Elements in all tensors written.
     public var parameters: Int
     public var seconds: Double
+    /// Tensors written per type.
     public var typeCounts: [GGMLType: Int]
 }
 
@@ -65,13 +69,16 @@ public struct ConvertRequest: Sendable {
 public enum CheckpointConverter {
     /// The plan: metadata and the tensors with their output types.
     public struct Plan: Sendable {
+        /// The output's metadata, in order.
         public var metadata: GGUFMetadata
+        /// The tensors in output order.
         public var tensors: [HFCheckpoint.Tensor]
         /// Output type of each tensor.
         public var types: [GGMLType]
         /// The type each tensor has in the converted (unquantized) file; values are rounded
         /// through it before quantizing, as converting first would.
         public var convertedTypes: [GGMLType]
+        /// The importance matrix guiding the quantization, if any.
         public var imatrix: ImportanceMatrix?
         let model: SafeTensorsModel
     }

@@ -29,8 +29,11 @@ public final class HFCheckpoint: @unchecked Sendable {
 
     /// The directory.
     public let directory: String
+    /// `config.json`.
     public let config: HFConfig
+    /// The family it converts as, from `architectures`.
     public let architecture: Architecture
+    /// The safetensors (one file, or the shards of `model.safetensors.index.json`).
     public let model: SafeTensorsModel
     /// The output tensors in llama.cpp's converter order (shards by file name, names sorted
     /// within each).
