@@ -29,6 +29,8 @@ public struct Architecture: Sendable {
     let extraMetadata: @Sendable (HFConfig, inout GGUFMetadata) throws -> Void
     /// Writes the vocabulary (`set_vocab`).
     let writeVocabulary: @Sendable (String, HFConfig, inout GGUFMetadata) throws -> Void
+    /// Tensors the converter computes rather than reads (`generate_extra_tensors`): name and values.
+    var generatedTensors: @Sendable (HFConfig) throws -> [(String, [Float])] = { _ in [] }
 
     /// Every architecture `quant convert` handles.
     public static let supported: [Architecture] = [.llama, .qwen2, .qwen3, .gemma3]

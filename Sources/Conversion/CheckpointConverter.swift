@@ -96,7 +96,7 @@ public enum CheckpointConverter {
     public static func plan(_ checkpoint: HFCheckpoint, _ request: ConvertRequest) throws -> Plan {
         var outType = request.outType
         if outType == .auto {
-            let first = checkpoint.tensors.first { $0.entry.info.shape.count >= 2 }
+            let first = checkpoint.tensors.first { ($0.entry?.info.shape.count ?? 0) >= 2 }
             outType = first?.sourceType == .bf16 ? .bf16 : .f16
         }
         var tensors = checkpoint.tensors

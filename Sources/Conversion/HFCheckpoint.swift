@@ -15,14 +15,17 @@ public final class HFCheckpoint: @unchecked Sendable {
         public let sourceName: String
         /// GGML order (innermost first): the checkpoint's shape reversed, rows trimmed if so.
         public let shape: [Int]
-        let entry: SafeTensorsModel.Entry
+        /// The safetensors entry (nil for a tensor the converter computes, e.g. `rope_freqs`).
+        let entry: SafeTensorsModel.Entry?
+        /// The values of a computed tensor.
+        let generated: [Float]?
         /// Rows are interleaved per head in groups of this many heads (q/k permutation), or 0.
         let permuteHeads: Int
         /// Add 1 to every value (Gemma norms).
         let addOne: Bool
 
         /// The source element type.
-        public var sourceType: SafeTensorsDType { entry.info.dtype }
+        public var sourceType: SafeTensorsDType { entry?.info.dtype ?? .f32 }
         /// llama.cpp's converter keeps 1-D tensors, norms and non-`.weight` tensors in F32.
         public var staysF32: Bool { shape.count <= 1 || name.hasSuffix("_norm.weight") || !name.hasSuffix(".weight") }
     }
@@ -69,8 +72,11 @@ public final class HFCheckpoint: @unchecked Sendable {
             a.element.shard != b.element.shard ? a.element.shard < b.element.shard
                 : a.element.name.utf8.lexicographicallyPrecedes(b.element.name.utf8)
         }.map(\.element)
-        var out: [Tensor] = []
-        var seen = Set<String>()
+        // Tensors the converter computes come first (`generate_extra_tensors`).
+        var out = try arch.generatedTensors(c).map {
+            Tensor(name: $0.0, sourceName: $0.0, shape: [$0.1.count], entry: nil, generated: $0.1, permuteHeads: 0, addOne: false)
+        }
+        var seen = Set(out.map(\.name))
         for e in ordered {
             guard let name = try arch.ggufName(e.name, layers: s.layers, path: where_) else { continue }
             guard [.f32, .f16, .bf16].contains(e.info.dtype) else {
@@ -109,7 +115,7 @@ public final class HFCheckpoint: @unchecked Sendable {
             if permute > 0, hfShape[0] % (permute * 2) != 0 {
                 throw QuantKitError("tensor '\(e.name)': \(hfShape[0]) rows cannot be split into \(permute) heads of rotary pairs", path: where_)
             }
-            out.append(Tensor(name: name, sourceName: e.name, shape: hfShape.reversed(), entry: e, permuteHeads: permute,
+            out.append(Tensor(name: name, sourceName: e.name, shape: hfShape.reversed(), entry: e, generated: nil, permuteHeads: permute,
                               addOne: arch.shiftsNorms && e.name.hasSuffix("norm.weight")))
         }
         // Every tensor llama.cpp's loader needs must be there.

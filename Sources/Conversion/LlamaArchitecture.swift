@@ -33,5 +33,29 @@ extension Architecture {
             }
             // llama.cpp's converter: vocabularies of 49152 tokens (Granite, SmolLM) add no BOS.
             if try c.optionalInt("vocab_size") == 49152 { md["tokenizer.ggml.add_bos_token"] = .bool(false) }
-        })
+        },
+        generatedTensors: { c in try llama3RopeFactors(c).map { [("rope_freqs.weight", $0)] } ?? [] })
+
+    /// Llama 3.1+'s rope scaling as the converter bakes it into a `rope_freqs` tensor: per rotary
+    /// frequency, 1 (high frequencies), `factor` (low) or a smooth blend, computed in float32 the
+    /// way its torch code does (libm `powf`, then float32 arithmetic). Nil without such scaling.
+    static func llama3RopeFactors(_ c: HFConfig) throws -> [Float]? {
+        guard let rp0 = c["rope_parameters"] ?? c["rope_scaling"] else { return nil }
+        let rp = rp0["full_attention"] ?? rp0
+        guard (rp["rope_type"] ?? rp["type"])?.stringValue?.lowercased() == "llama3" else { return nil }
+        let base = Float(try ModelMetadata.ropeTheta(c) ?? 10_000)
+        let dim = try c.optionalInt("head_dim") ?? (c.int("hidden_size") / c.int("num_attention_heads"))
+        let factor = rp["factor"]?.doubleValue ?? 8
+        let low = rp["low_freq_factor"]?.doubleValue ?? 1, high = rp["high_freq_factor"]?.doubleValue ?? 4
+        let old = rp["original_max_position_embeddings"]?.doubleValue ?? 8192
+        let lowWavelen = old / low, highWavelen = old / high
+        return stride(from: 0, to: dim, by: 2).map { i in
+            let freq = 1 / powf(base, Float(i) / Float(dim))
+            let wavelen = Float(2 * Double.pi) / freq
+            if Double(wavelen) < highWavelen { return 1 }
+            if Double(wavelen) > lowWavelen { return Float(factor) }
+            let smooth = (Float(old) / wavelen - Float(low)) / Float(high - low)
+            return 1 / ((1 - smooth) / Float(factor) + smooth)
+        }
+    }
 }

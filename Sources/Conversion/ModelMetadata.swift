@@ -52,7 +52,7 @@ enum ModelMetadata {
         u32("attention.head_count", s.heads)
         u32("attention.head_count_kv", s.kvHeads)
         if try c.optionalBool("is_causal") == false { md[a + "attention.causal"] = .bool(false) }
-        try ropeScaling(c, prefix: a, into: &md)
+        try ropeScaling(c, arch: arch, prefix: a, into: &md)
         let theta = try ropeTheta(c) ?? (arch.name == "gemma3" ? 1_000_000 : 10_000)
         md[a + "rope.freq_base"] = .float32(Float(theta))
         let localTheta = try c.optionalDouble("local_rope_theta", "rope_local_theta", "rope_theta_local", "swa_rope_theta", "rope_local_base_freq")
@@ -75,9 +75,9 @@ enum ModelMetadata {
     }
 
     /// RoPE scaling (`rope_scaling`, or transformers 5's `rope_parameters`): linear and YaRN are
-    /// written as the converter writes them; Llama 3's needs a generated `rope_freqs` tensor and
-    /// is refused, as is any other kind.
-    private static func ropeScaling(_ c: HFConfig, prefix a: String, into md: inout GGUFMetadata) throws {
+    /// written as the converter writes them; Llama 3's becomes the `rope_freqs` tensor (no keys);
+    /// any other kind is refused.
+    private static func ropeScaling(_ c: HFConfig, arch: Architecture, prefix a: String, into md: inout GGUFMetadata) throws {
         guard let rp0 = c["rope_parameters"] ?? c["rope_scaling"] else { return }
         let rp = rp0["full_attention"] ?? rp0
         guard let type = (rp["rope_type"] ?? rp["type"])?.stringValue, type != "default" else { return }
@@ -97,6 +97,8 @@ enum ModelMetadata {
                              ("beta_fast", "yarn_beta_fast"), ("beta_slow", "yarn_beta_slow")] {
                 if let v = rp[k]?.doubleValue { md[a + "rope.scaling." + key] = .float32(Float(v)) }
             }
+        case "llama3" where arch.name == "llama":
+            break
         default:
             throw QuantKitError("rope scaling type \"\(type)\" is not supported", path: c.path)
         }

@@ -41,8 +41,15 @@ final class TensorStream {
                sink: (UnsafeRawBufferPointer) throws -> Void, progress: (Int) -> Void) throws {
         let n = t.shape[0]
         let rows = t.shape.dropFirst().reduce(1, *)
-        let file = model.file(for: t.entry)
-        let data = try file.data(t.entry.info)
+        guard let entry = t.entry else {
+            // A computed tensor: a few F32 values, kept F32 (1-D).
+            guard target == .f32, let values = t.generated else { throw QuantKitError("tensor '\(t.name)' cannot be written as \(target.name)") }
+            try values.withUnsafeBytes { try sink($0) }
+            progress(rows)
+            return
+        }
+        let file = model.file(for: entry)
+        let data = try file.data(entry.info)
         let dtype = t.sourceType
         let srcRow = n * dtype.byteSize
         let plain = t.permuteHeads == 0 && !t.addOne

@@ -96,6 +96,22 @@ import Testing
         try expectMatchesReference(dir, .f32, "qwen3-f32")
     }
 
+    /// Llama 3.1-style rope scaling: the converter computes a `rope_freqs` tensor (first in the
+    /// file) and writes no scaling keys; the same checkpoint change as make-convert-fixtures.sh.
+    @Test func llama3RopeScalingMatchesLlamaCpp() throws {
+        let smol = try Fixtures.checkpoint("smollm2")
+        let tmp = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        for f in ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "model.safetensors"] {
+            try FileManager.default.createSymbolicLink(atPath: tmp + "/" + f, withDestinationPath: smol + "/" + f)
+        }
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: smol + "/config.json"))) as! [String: Any]
+        config["rope_scaling"] = ["rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                  "original_max_position_embeddings": 2048]
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: tmp + "/config.json"))
+        try expectMatchesReference(tmp, .f32, "smollm2rope-f32")
+    }
+
     /// The checkpoint split into three shards with an index gives the very same file.
     @Test func shardedEqualsUnsharded() throws {
         let dir = try Fixtures.checkpoint("smollm2")

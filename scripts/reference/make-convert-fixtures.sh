@@ -47,14 +47,20 @@ wm.update({n: "model-00002-of-00002.safetensors" for n in names})
 json.dump({"metadata": {}, "weight_map": wm}, open(f"{w}/qwen3/model.safetensors.index.json", "w"))
 PY
 fi
+# Llama 3.1-style rope scaling on SmolLM2 (the converter computes a rope_freqs tensor).
+if [ ! -f "$WORK/smollm2-rope/config.json" ]; then
+  mkdir -p "$WORK/smollm2-rope"
+  for f in tokenizer.json tokenizer_config.json generation_config.json model.safetensors; do ln -sf "$WORK/smollm2/$f" "$WORK/smollm2-rope/$f"; done
+  "$PY" -c 'import json,sys; c=json.load(open(sys.argv[1])); c["rope_scaling"]={"rope_type":"llama3","factor":32.0,"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":2048}; json.dump(c,open(sys.argv[2],"w"),indent=2)' "$WORK/smollm2/config.json" "$WORK/smollm2-rope/config.json"
+fi
 conv() {  # NAME DIR OUTTYPE
   [ -f "$WORK/ref-$1.gguf" ] || PYTHONPATH="$LC/gguf-py" "$PY" "$LC/convert_hf_to_gguf.py" "$WORK/$2" --outtype "$3" --outfile "$WORK/ref-$1.gguf"
 }
 conv smollm2-f32 smollm2 f32; conv qwen25-f32 qwen25 f32; conv gemma3-f32 gemma3 f32
 conv smollm2-f16 smollm2 f16; conv smollm2-bf16 smollm2 bf16; conv smollm2-q8_0 smollm2 q8_0; conv gemma3-q8_0 gemma3 q8_0
-conv smollm2bf16-auto smollm2-bf16 auto; conv smollm2bf16-f32 smollm2-bf16 f32; conv qwen3-f32 qwen3 f32
+conv smollm2bf16-auto smollm2-bf16 auto; conv smollm2bf16-f32 smollm2-bf16 f32; conv qwen3-f32 qwen3 f32; conv smollm2rope-f32 smollm2-rope f32
 args=()
-for n in smollm2-f32 qwen25-f32 gemma3-f32 smollm2-f16 smollm2-bf16 smollm2-q8_0 gemma3-q8_0 smollm2bf16-auto smollm2bf16-f32 qwen3-f32; do
+for n in smollm2-f32 qwen25-f32 gemma3-f32 smollm2-f16 smollm2-bf16 smollm2-q8_0 gemma3-q8_0 smollm2bf16-auto smollm2bf16-f32 qwen3-f32 smollm2rope-f32; do
   args+=("$n=$WORK/ref-$n.gguf")
 done
 "$PY" scripts/reference/convert_fixture.py Tests/ConversionTests/Fixtures/llama-cpp-convert.json "${args[@]}"
