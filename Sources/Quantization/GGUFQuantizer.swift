@@ -36,12 +36,8 @@ public struct QuantizeProgress: Sendable {
     public var remaining: Double? { bytesDone > 0 ? elapsed * Double(bytesTotal - bytesDone) / Double(bytesDone) : nil }
 
     public init(tensorIndex: Int, tensorCount: Int, tensorName: String, bytesDone: Int, bytesTotal: Int, elapsed: Double) {
-        self.tensorIndex = tensorIndex
-        self.tensorCount = tensorCount
-        self.tensorName = tensorName
-        self.bytesDone = bytesDone
-        self.bytesTotal = bytesTotal
-        self.elapsed = elapsed
+        (self.tensorIndex, self.tensorCount, self.tensorName) = (tensorIndex, tensorCount, tensorName)
+        (self.bytesDone, self.bytesTotal, self.elapsed) = (bytesDone, bytesTotal, elapsed)
     }
 }
 

@@ -122,9 +122,7 @@ import Testing
     private func withTokenizer(_ pre: [String: Any], _ body: (String) throws -> Void) throws {
         let source = try Fixtures.checkpoint("smollm2")
         try withDirectory { d in
-            for f in ["config.json", "generation_config.json", "tokenizer_config.json", "model.safetensors"] {
-                try FileManager.default.createSymbolicLink(atPath: d + "/" + f, withDestinationPath: source + "/" + f)
-            }
+            try Fixtures.link(["config.json", "generation_config.json", "tokenizer_config.json", "model.safetensors"], from: source, into: d)
             var tok = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source + "/tokenizer.json"))) as! [String: Any]
             tok["pre_tokenizer"] = pre
             try JSONSerialization.data(withJSONObject: tok).write(to: URL(fileURLWithPath: d + "/tokenizer.json"))

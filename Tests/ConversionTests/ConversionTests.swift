@@ -68,17 +68,14 @@ import Testing
         let tmp = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let dir = tmp + "/qwen3"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for f in ["tokenizer.json", "tokenizer_config.json", "generation_config.json"] {
-            try FileManager.default.createSymbolicLink(atPath: dir + "/" + f, withDestinationPath: smol + "/" + f)
+        try Fixtures.link(["tokenizer.json", "tokenizer_config.json", "generation_config.json", "model.safetensors"], from: smol,
+                          into: dir, rename: ["model.safetensors": "model-00001-of-00002.safetensors"])
+        let config = try Fixtures.editedConfig(from: smol, into: dir) { c in
+            c["architectures"] = ["Qwen3ForCausalLM"]
+            c["model_type"] = "qwen3"
+            c["head_dim"] = 64
+            for k in ["pretraining_tp", "mlp_bias", "attention_bias"] { c[k] = nil }
         }
-        try FileManager.default.createSymbolicLink(atPath: dir + "/model-00001-of-00002.safetensors", withDestinationPath: smol + "/model.safetensors")
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: smol + "/config.json"))) as! [String: Any]
-        config["architectures"] = ["Qwen3ForCausalLM"]
-        config["model_type"] = "qwen3"
-        config["head_dim"] = 64
-        for k in ["pretraining_tp", "mlp_bias", "attention_bias"] { config[k] = nil }
-        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))
         let layers = config["num_hidden_layers"] as! Int
         let names = (0 ..< layers).flatMap { b in ["q", "k"].map { "model.layers.\(b).self_attn.\($0)_norm.weight" } }.sorted()
         let w = try SafeTensorsWriter(path: dir + "/model-00002-of-00002.safetensors",
@@ -102,13 +99,11 @@ import Testing
         let smol = try Fixtures.checkpoint("smollm2")
         let tmp = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        for f in ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "model.safetensors"] {
-            try FileManager.default.createSymbolicLink(atPath: tmp + "/" + f, withDestinationPath: smol + "/" + f)
+        try Fixtures.link(["tokenizer.json", "tokenizer_config.json", "generation_config.json", "model.safetensors"], from: smol, into: tmp)
+        _ = try Fixtures.editedConfig(from: smol, into: tmp) { c in
+            c["rope_scaling"] = ["rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                 "original_max_position_embeddings": 2048]
         }
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: smol + "/config.json"))) as! [String: Any]
-        config["rope_scaling"] = ["rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                                  "original_max_position_embeddings": 2048]
-        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: tmp + "/config.json"))
         try expectMatchesReference(tmp, .f32, "smollm2rope-f32")
     }
 
@@ -118,10 +113,8 @@ import Testing
         let tmp = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let sharded = tmp + "/sharded"
-        try FileManager.default.createDirectory(atPath: sharded, withIntermediateDirectories: true)
-        for f in try FileManager.default.contentsOfDirectory(atPath: dir) where !f.hasSuffix(".safetensors") {
-            try FileManager.default.createSymbolicLink(atPath: sharded + "/" + f, withDestinationPath: dir + "/" + f)
-        }
+        try Fixtures.link(try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasSuffix(".safetensors") },
+                          from: dir, into: sharded)
         let source = try SafeTensorsFile(path: dir + "/model.safetensors")
         let names = source.tensors.map(\.name).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         let per = (names.count + 2) / 3

@@ -74,6 +74,23 @@ enum Fixtures {
         return (md, ts.map { ($0[0] as! String, $0[1] as! String, ($0[2] as! [NSNumber]).map(\.intValue), $0[3] as! String) })
     }
 
+    /// Fills `dir` with links to `files` of checkpoint `source`, under the same names or the
+    /// names `rename` gives.
+    static func link(_ files: [String], from source: String, into dir: String, rename: [String: String] = [:]) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for f in files {
+            try FileManager.default.createSymbolicLink(atPath: dir + "/" + (rename[f] ?? f), withDestinationPath: source + "/" + f)
+        }
+    }
+
+    /// Writes `source`'s config.json into `dir` with `edit` applied.
+    static func editedConfig(from source: String, into dir: String, _ edit: (inout [String: Any]) -> Void) throws -> [String: Any] {
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source + "/config.json"))) as! [String: Any]
+        edit(&config)
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        return config
+    }
+
     static func temporaryDirectory() throws -> String {
         let d = NSTemporaryDirectory() + "qk-convert-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
