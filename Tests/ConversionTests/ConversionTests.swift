@@ -136,21 +136,51 @@ import Testing
         #expect(try a.bytes(at: 0, count: a.count).elementsEqual(b.bytes(at: 0, count: b.count)))
     }
 
-    /// `--type` in the same pass equals converting to F32 and then `quant quantize`, byte for byte.
-    @Test(arguments: ["Q4_K_M", "Q8_0"])
-    func onePassEqualsConvertThenQuantize(_ type: String) throws {
+    /// `--type` in the same pass equals converting to F32 and then `quant quantize`, byte for byte
+    /// (Q4_K_M also with an importance matrix: a synthetic one covering every matrix).
+    @Test(arguments: [("Q4_K_M", false), ("Q8_0", false), ("Q4_K_M", true)])
+    func onePassEqualsConvertThenQuantize(_ type: String, _ withImatrix: Bool) throws {
         let dir = try Fixtures.checkpoint("smollm2")
         let tmp = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         try Fixtures.convert(dir, tmp + "/f32.gguf", ConvertRequest(outType: .f32))
         let model = try GGUFModel(path: tmp + "/f32.gguf")
-        let job = try QuantizeJob(model: model, request: QuantizeRequest(typeName: type))
-        _ = try GGUFQuantizer.run(input: model, plan: job.plan, metadata: job.metadata, outputPath: tmp + "/two.gguf", imatrix: nil)
+        let imatrix = withImatrix ? try syntheticImatrix(for: model, at: tmp + "/imatrix.gguf") : nil
+        var q = QuantizeRequest(typeName: type)
+        q.imatrixPath = imatrix
+        let job = try QuantizeJob(model: model, request: q)
+        _ = try GGUFQuantizer.run(input: model, plan: job.plan, metadata: job.metadata, outputPath: tmp + "/two.gguf", imatrix: job.imatrix)
         var r = ConvertRequest(outType: .f32)
         r.quantizeType = type
+        r.imatrixPath = imatrix
         try Fixtures.convert(dir, tmp + "/one.gguf", r)
         let a = try MappedFile(path: tmp + "/two.gguf"), b = try MappedFile(path: tmp + "/one.gguf")
         #expect(a.count == b.count)
         #expect(try a.bytes(at: 0, count: a.count).elementsEqual(b.bytes(at: 0, count: b.count)))
+    }
+
+    /// An imatrix GGUF (llama.cpp's layout) with a positive pseudo-random weight per column of
+    /// every 2-D tensor of `model`, one chunk.
+    private func syntheticImatrix(for model: GGUFModel, at path: String) throws -> String {
+        let mats = model.tensors.filter { $0.shape.count == 2 }
+        var infos: [GGUFTensorInfo] = []
+        for t in mats {
+            infos.append(GGUFTensorInfo(name: t.name + ".in_sum2", type: .f32, shape: [t.shape[0], 1]))
+            infos.append(GGUFTensorInfo(name: t.name + ".counts", type: .f32, shape: [1, 1]))
+        }
+        let md: GGUFMetadata = ["general.type": .string("imatrix"), "imatrix.datasets": .array(.string(["synthetic"])),
+                                "imatrix.chunk_count": .uint32(1), "imatrix.chunk_size": .uint32(512)]
+        let w = try GGUFWriter(path: path, metadata: md, tensors: infos)
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for t in mats {
+            let sums = (0 ..< t.shape[0]).map { _ -> Float in
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                return Float(seed >> 40) / Float(1 << 24) * 4 + 0.01
+            }
+            try sums.withUnsafeBytes { try w.writeTensor(named: t.name + ".in_sum2", $0) }
+            try [Float(1)].withUnsafeBytes { try w.writeTensor(named: t.name + ".counts", $0) }
+        }
+        try w.finish()
+        return path
     }
 }
