@@ -15,7 +15,7 @@ let package = Package(
     products: [
         .executable(name: "quant", targets: ["quant"]),
         .library(name: "QuantKit", targets: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
-                                             "Tokenizers", "DotKernels", "Inference", "Evaluation", "Calibration"]),
+                                             "Tokenizers", "DotKernels", "Inference", "Evaluation", "Calibration", "Conversion"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -36,6 +36,9 @@ let package = Package(
         // Whole-file quantization pipelines built on the formats.
         .target(name: "Quantization", dependencies: ["QKCore", "GGUF", "SafeTensors", "QuantFormats",
                                                      .product(name: "Logging", package: "swift-log")], swiftSettings: speed),
+        // Hugging Face checkpoints → the GGUF llama.cpp's converter writes, optionally quantized in one pass.
+        .target(name: "Conversion", dependencies: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Tokenizers"],
+                swiftSettings: speed),
         // Text ↔ token ids from GGUF vocabularies (SentencePiece and byte-level BPE), as llama.cpp does.
         .target(name: "Tokenizers", dependencies: ["QKCore", "GGUF"], swiftSettings: speed),
         // SIMD intrinsics for quantized dot products, chosen at run time by CPU feature (portable build).
@@ -52,7 +55,7 @@ let package = Package(
                 swiftSettings: speed),
         .executableTarget(name: "quant", dependencies: [
             "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
-            "Tokenizers", "DotKernels", "Inference", "Evaluation", "Calibration",
+            "Tokenizers", "DotKernels", "Inference", "Evaluation", "Calibration", "Conversion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: speed),
@@ -70,6 +73,9 @@ let package = Package(
                     swiftSettings: speed),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Inference", "Evaluation", "Quantization", "Tokenizers", "GGUF", "QKCore"],
                     exclude: ["Fixtures"], swiftSettings: speed),
+        .testTarget(name: "ConversionTests", dependencies: ["Conversion", "Quantization", "SafeTensors", "GGUF", "QKCore"],
+                    exclude: ["Fixtures"],
+                    swiftSettings: speed),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "QuantFormats", "QKCore"], swiftSettings: speed),
     ],
     swiftLanguageModes: [.v6]

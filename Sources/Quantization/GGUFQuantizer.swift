@@ -24,7 +24,7 @@ public struct PlannedTensor: Sendable {
     public var outputBytes: Int { outputType.byteCount(elements: shape.reduce(1, *)) ?? 0 }
 }
 
-/// Progress of a running quantization, reported after every chunk.
+/// Progress of a running quantization (or conversion), reported after every chunk.
 public struct QuantizeProgress: Sendable {
     public var tensorIndex: Int
     public var tensorCount: Int
@@ -34,6 +34,11 @@ public struct QuantizeProgress: Sendable {
     public var elapsed: Double
     /// Estimated seconds left, from the bytes done so far.
     public var remaining: Double? { bytesDone > 0 ? elapsed * Double(bytesTotal - bytesDone) / Double(bytesDone) : nil }
+
+    public init(tensorIndex: Int, tensorCount: Int, tensorName: String, bytesDone: Int, bytesTotal: Int, elapsed: Double) {
+        (self.tensorIndex, self.tensorCount, self.tensorName) = (tensorIndex, tensorCount, tensorName)
+        (self.bytesDone, self.bytesTotal, self.elapsed) = (bytesDone, bytesTotal, elapsed)
+    }
 }
 
 /// What a finished quantization did.

@@ -41,12 +41,19 @@ public struct QuantizeJob: Sendable {
     /// block-size fallback), whatever the model's architecture or tensor names; only
     /// llama.cpp's never-quantized tensors (norms, routers, position embeddings…) are kept.
     public init(model: GGUFModel, request r: QuantizeRequest) throws {
+        try self.init(metadata: model.metadata, tensors: model.tensors, path: model.paths[0], request: r)
+    }
+
+    /// Plans the quantization of a model given by its metadata and tensor declarations (types
+    /// and shapes) rather than an open file: how `quant convert --type` plans the file it
+    /// streams, so the result equals converting first and quantizing the converted file.
+    public init(metadata: GGUFMetadata, tensors declared: [GGUFTensorInfo], path: String, request r: QuantizeRequest) throws {
         var imatrix = try r.imatrixPath.map { try ImportanceMatrix(path: $0) }
         imatrix?.filter(include: r.includeWeights, exclude: r.excludeWeights)
         self.imatrix = imatrix
         allowRequantize = r.allowRequantize
-        let arch = model.architecture ?? ""
-        let tensors = model.tensors.map { MixTensor(name: $0.name, shape: $0.shape, type: $0.type) }
+        let arch = metadata["general.architecture"]?.string ?? ""
+        let tensors = declared.map { MixTensor(name: $0.name, shape: $0.shape, type: $0.type) }
         let fileType: FileType
         var isCopy = false
         reasons = [:]
@@ -55,7 +62,7 @@ public struct QuantizeJob: Sendable {
         // Plain-type pure mode: a ggml type that is no file type's default (IQ2_S…), or a model
         // whose hyper-parameters llama.cpp's mix rules cannot read (any architecture).
         if r.pure, let raw = rawType, named?.isCopy != true,
-           named?.fileType.defaultType != raw || (try? MixModel(gguf: model)) == nil {
+           named?.fileType.defaultType != raw || (try? MixModel(metadata: metadata, path: path)) == nil {
             guard QuantCodec.codec(raw) != nil else { throw QuantKitError("quantizing to \(raw.name) is not supported") }
             fileType = named?.fileType.defaultType == raw ? named!.fileType : (FileType.allCases.first { $0.defaultType == raw } ?? .f32)
             fileTypeName = raw.name
@@ -85,7 +92,7 @@ public struct QuantizeJob: Sendable {
             o.allowRequantize = r.allowRequantize
             o.onlyCopy = choice.isCopy
             o.keepOrder = r.keepSplit
-            let mixModel = try MixModel(gguf: model)
+            let mixModel = try MixModel(metadata: metadata, path: path)
             let mix = try MixPlanner.plan(model: mixModel, tensors: tensors, fileType: fileType, options: o)
             if let e = mix.firstError(imatrixHasEntry: { imatrix?.weights(for: $0) != nil }) { throw e }
             plan = mix.decisions.map {
@@ -94,23 +101,23 @@ public struct QuantizeJob: Sendable {
             }
             for d in mix.decisions { reasons[d.name] = d.reason }
         }
-        metadata = Self.outputMetadata(model: model, fileType: fileType, isCopy: isCopy, imatrix: imatrix,
-                                       imatrixArgument: r.imatrixPath, overrides: r.overrides)
+        self.metadata = Self.outputMetadata(metadata: metadata, tensorTypes: declared.map(\.type), fileType: fileType, isCopy: isCopy,
+                                            imatrix: imatrix, imatrixArgument: r.imatrixPath, overrides: r.overrides)
     }
 
     /// The output metadata exactly as llama-quantize builds it: the input's entries, then
     /// `general.quantization_version` and `general.file_type` moved to the end, split keys
     /// removed, then the imatrix provenance keys and `--override-kv` entries.
-    static func outputMetadata(model: GGUFModel, fileType: FileType, isCopy: Bool, imatrix: ImportanceMatrix?,
-                               imatrixArgument: String?, overrides: [GGUFMetadata.Entry]) -> GGUFMetadata {
-        var md = model.metadata
+    static func outputMetadata(metadata: GGUFMetadata, tensorTypes: [GGMLType], fileType: FileType, isCopy: Bool,
+                               imatrix: ImportanceMatrix?, imatrixArgument: String?, overrides: [GGUFMetadata.Entry]) -> GGUFMetadata {
+        var md = metadata
         func setLast(_ key: String, _ value: GGUFValue) {
             md.removeValue(forKey: key)
             md[key] = value
         }
         let ftypeValue = isCopy
-            ? FileType.loaderValue(fileTypeKey: model["general.file_type"]?.int.map { UInt32(truncatingIfNeeded: $0) },
-                                   tensorTypes: model.tensors.map(\.type))
+            ? FileType.loaderValue(fileTypeKey: metadata["general.file_type"]?.int.map { UInt32(truncatingIfNeeded: $0) },
+                                   tensorTypes: tensorTypes)
             : fileType.rawValue
         setLast("general.quantization_version", .uint32(2))
         setLast("general.file_type", .uint32(ftypeValue))

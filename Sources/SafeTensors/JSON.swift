@@ -142,7 +142,9 @@ struct JSONParser {
         try enter()
         pos += 1
         var members: [(key: String, value: JSONValue)] = []
-        var seen = Set<String>()
+        // Keys compare by their bytes: Swift's String equality is canonical equivalence, but
+        // "\u00e9" and "e\u0301" are different keys to JSON (and to tokenizer vocabularies).
+        var seen = Set<[UInt8]>()
         skipWhitespace()
         if !atEnd, peek == UInt8(ascii: "}") { pos += 1; depth -= 1; return .object(members) }
         while true {
@@ -150,7 +152,7 @@ struct JSONParser {
             guard !atEnd, peek == UInt8(ascii: "\"") else { throw fail(atEnd ? "unexpected end inside an object" : "expected a string key") }
             let keyStart = pos
             let key = try string()
-            guard seen.insert(key).inserted else {
+            guard seen.insert(Array(key.utf8)).inserted else {
                 pos = keyStart
                 throw fail("duplicate key \"\(Self.printable(key))\"")
             }
@@ -330,4 +332,43 @@ enum JSONText {
         let h = String(v, radix: 16)
         return "\\u" + String(repeating: "0", count: max(0, 4 - h.count)) + h
     }
+}
+
+// MARK: - Reading Hugging Face JSON files (config.json, tokenizer.json, …)
+
+extension JSONValue {
+    /// Parses one whole JSON document from `bytes` with the same strict parser the safetensors
+    /// reader uses; errors name `path` and `what` (e.g. "config") and the byte offset.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, path: String? = nil, what: String = "JSON document",
+                             maxDepth: Int = 64) throws -> JSONValue {
+        try JSONParser.parse(bytes, path: path, what: what, maxDepth: maxDepth)
+    }
+
+    /// Reads and parses the JSON file at `path`.
+    public static func parse(file path: String, what: String = "JSON document") throws -> JSONValue {
+        let mapped = try MappedFile(path: path)
+        return try parse(mapped.bytes(at: 0, count: mapped.count), path: path, what: what)
+    }
+
+    /// The string, for a JSON string.
+    public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    /// The boolean, for a JSON `true`/`false`.
+    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+    /// The elements, for a JSON array.
+    public var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+    /// The members in file order, for a JSON object.
+    public var objectMembers: [(key: String, value: JSONValue)]? { if case .object(let m) = self { m } else { nil } }
+    /// True for JSON `null`.
+    public var isNull: Bool { if case .null = self { true } else { false } }
+    /// Any number as a Double (what Python's `json` module reads a float literal as; integers
+    /// beyond 2^53 round).
+    public var doubleValue: Double? { if case .number(let s) = self { Double(s) } else { nil } }
+    /// True for a number written as an integer literal (no fraction or exponent), as Python's
+    /// `json` module reads it into an `int`.
+    public var isIntegerLiteral: Bool {
+        guard case .number(let s) = self else { return false }
+        return !s.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })
+    }
+    /// A short name of the value's kind ("a string", "an object", …) for error messages.
+    public var kindDescription: String { kindName }
 }

@@ -5,6 +5,6 @@ struct QuantCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quant",
         abstract: "Quantize, evaluate, run and inspect LLM weights (GGUF, safetensors).",
-        subcommands: [InspectCommand.self, QuantizeCommand.self, PerplexityCommand.self, GenerateCommand.self, ImatrixCommand.self,
+        subcommands: [InspectCommand.self, ConvertCommand.self, QuantizeCommand.self, PerplexityCommand.self, GenerateCommand.self, ImatrixCommand.self,
                       BenchCommand.self, BenchFormatsCommand.self, BenchKernelsCommand.self])
 }

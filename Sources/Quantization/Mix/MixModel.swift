@@ -127,6 +127,11 @@ public struct MixModel: Sendable, Equatable {
         try self.init(architecture: gguf.architecture, path: gguf.paths[0]) { gguf[$0] }
     }
 
+    /// Reads the description from GGUF metadata not (yet) in a file, e.g. a conversion's.
+    public init(metadata: GGUFMetadata, path: String) throws {
+        try self.init(architecture: metadata["general.architecture"]?.string, path: path) { metadata[$0] }
+    }
+
     private init(architecture: String?, path: String, value: (String) -> GGUFValue?) throws {
         guard let architecture else { throw QuantKitError("missing general.architecture", path: path) }
         do {
