@@ -15,7 +15,7 @@ let package = Package(
     products: [
         .executable(name: "quant", targets: ["quant"]),
         .library(name: "QuantKit", targets: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
-                                             "Tokenizers", "DotKernels", "Inference", "Evaluation"]),
+                                             "Tokenizers", "DotKernels", "Inference", "Evaluation", "Planning"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -47,9 +47,12 @@ let package = Package(
                 swiftSettings: speed),
         // Perplexity, KL divergence, generation and speed benchmarks on top of the engine.
         .target(name: "Evaluation", dependencies: ["QKCore", "GGUF", "Inference", "Tokenizers"], swiftSettings: speed),
+        // Memory planning: exact weight sizes per file type, KV cache and compute buffers, and
+        // the quant that fits a machine (`quant plan`).
+        .target(name: "Planning", dependencies: ["QKCore", "GGUF", "SafeTensors", "Quantization"], swiftSettings: speed),
         .executableTarget(name: "quant", dependencies: [
             "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
-            "Tokenizers", "DotKernels", "Inference", "Evaluation",
+            "Tokenizers", "DotKernels", "Inference", "Evaluation", "Planning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: speed),
@@ -64,6 +67,8 @@ let package = Package(
         .testTarget(name: "DotKernelsTests", dependencies: ["DotKernels", "QuantFormats", "QKCore"], swiftSettings: speed),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Evaluation", "Tokenizers", "Quantization", "DotKernels", "QuantFormats", "GGUF", "QKCore"],
                     exclude: ["Fixtures"],
+                    swiftSettings: speed),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "Quantization", "GGUF", "QKCore"], exclude: ["Fixtures"],
                     swiftSettings: speed),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "QuantFormats", "QKCore"], swiftSettings: speed),
     ],
