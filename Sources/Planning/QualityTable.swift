@@ -52,7 +52,9 @@ public enum QualityTable {
     /// Tests/PlanningTests/Fixtures/llama-cpp-plan-reference.json ("quality").
     static let measured: [(String, FileType, Double, Double, Double)] = [
         ("SmolLM2-135M", .q8_0, 0.004206, 1.005127, 96.569), ("SmolLM2-135M", .q6_K, 0.010267, 1.015211, 94.314),
-        ("SmolLM2-135M", .q4_K_M, 0.058117, 1.053923, 86.667), ("SmolLM2-135M", .q4_0, 0.302753, 1.234807, 68.235),
+        ("SmolLM2-135M", .q5_K_M, 0.078641, 1.095820, 84.314), ("SmolLM2-135M", .q4_K_M, 0.058117, 1.053923, 86.667),
+        ("SmolLM2-135M", .q3_K_M, 0.139114, 1.132638, 79.118), ("SmolLM2-135M", .q4_0, 0.302753, 1.234807, 68.235),
+        ("SmolLM2-135M", .q2_K, 0.443128, 1.431787, 65.098),
         ("Gemma-3-270M", .q8_0, 0.002811, 1.007061, 96.765), ("Gemma-3-270M", .q4_K_M, 0.006221, 1.004740, 95.686),
         ("Gemma-3-270M", .q4_0, 0.425717, 1.635065, 66.667),
         ("Qwen2.5-Coder-0.5B", .q8_0, 0.000911, 1.000329, 98.137), ("Qwen2.5-Coder-0.5B", .q4_K_M, 0.004887, 1.006935, 95.392),
@@ -83,6 +85,45 @@ public enum QualityTable {
         ("llama", 134_515_008, "SmolLM2-135M"), ("gemma3", 268_098_176, "Gemma-3-270M"),
         ("qwen2", 630_167_424, "Qwen2.5-Coder-0.5B"),
     ]
+
+    /// A published Wikitext-2 perplexity of a whole model at one file type. Llama-2 7B/13B/70B
+    /// share a tokenizer, so their perplexities on the same text compare across sizes: this is
+    /// what answers "smaller model at high bits or larger model at low bits?".
+    public struct Perplexity: Sendable, Equatable {
+        public let model: String
+        public let fileType: FileType
+        public let ppl: Double
+        public let source: String
+    }
+
+    public static let perplexities: [Perplexity] = {
+        let l2 = "llama.cpp tools/perplexity/README.md, LLaMA 2 vs. LLaMA 3 comparison (rev f364eb6f, Wikitext-2)"
+        let l70 = "llama.cpp tools/perplexity/README.md, Old Numbers: Llama 2 70B Scoreboard (Wikitext-2)"
+        let l3 = "llama.cpp tools/perplexity/README.md, LLaMA 3 8b scoreboard (rev f364eb6f, Wikitext-2)"
+        var r: [Perplexity] = [
+            .init(model: "Llama-2-7B", fileType: .q4_K_M, ppl: 5.877078, source: l2),
+            .init(model: "Llama-2-7B", fileType: .q6_K, ppl: 5.808494, source: l2),
+            .init(model: "Llama-2-7B", fileType: .q8_0, ppl: 5.798542, source: l2),
+        ]
+        let l70rows: [(FileType, Double)] = [
+            (.q4_0, 3.5550), (.q4_1, 3.5125), (.q5_0, 3.4744), (.q2_K, 3.7339), (.q3_K_S, 3.7019), (.q3_K_M, 3.5932),
+            (.q3_K_L, 3.5617), (.q4_K_S, 3.4852), (.q4_K_M, 3.4725), (.q5_K_S, 3.4483), (.q5_K_M, 3.4451),
+            (.q6_K, 3.4367), (.f16, 3.4313),
+        ]
+        r += l70rows.map { .init(model: "Llama-2-70B", fileType: $0.0, ppl: $0.1, source: l70) }
+        let l3rows: [(FileType, Double)] = [
+            (.f16, 6.233160), (.q8_0, 6.234284), (.q6_K, 6.253382), (.q5_K_M, 6.288607), (.q5_K_S, 6.336598),
+            (.q5_1, 6.337857), (.q5_0, 6.363224), (.q4_K_M, 6.407115), (.q4_K_S, 6.500529), (.q4_1, 6.682737),
+            (.q4_0, 6.700147), (.q3_K_L, 6.787876), (.q3_K_M, 6.888498), (.q3_K_S, 7.863786), (.q2_K, 9.751568),
+        ]
+        r += l3rows.map { .init(model: "Llama-3-8B", fileType: $0.0, ppl: $0.1, source: l3) }
+        return r
+    }()
+
+    /// The published perplexity of a named model at a file type, if any.
+    public static func perplexity(model: String, _ t: FileType) -> Perplexity? {
+        perplexities.first { $0.model == model && $0.fileType == t }
+    }
 
     /// File types in order of measured quality, best first (by llama.cpp's Llama-3-8B KLD);
     /// types without a published measurement are left out.

@@ -46,21 +46,23 @@ public enum WeightSizes {
         }
     }()
 
+    /// File types that are made with an importance matrix in practice: llama-quantize refuses
+    /// the lowest ones without one, and llama.cpp's published sizes and measurements of every
+    /// IQ type use one. A few mix choices depend on it (IQ3_XXS attn_v/ffn_down, IQ4_* ffn_down).
+    public static let imatrixFileTypes: Set<FileType> = [
+        .iq1_S, .iq1_M, .iq2_XXS, .iq2_XS, .iq2_S, .iq2_M, .iq3_XXS, .iq3_XS, .iq3_S, .iq3_M, .iq4_NL, .iq4_XS, .q2_K_S,
+    ]
+
     /// Plans `shape` at `fileType` with llama-quantize's default options.
     ///
-    /// - Parameter imatrix: whether an importance matrix is given (a few mix choices depend on
-    ///   it). Nil: only for the file types that cannot be made without one (IQ1/IQ2/IQ3_XXS, Q2_K_S),
-    ///   as a user would have to.
+    /// - Parameter imatrix: whether an importance matrix is given; nil: for the file types of
+    ///   ``imatrixFileTypes`` only.
     public static func plan(_ shape: ModelShape, fileType: FileType, imatrix: Bool? = nil) throws -> WeightPlan {
         var options = MixOptions()
         options.allowRequantize = true
-        options.hasImatrix = imatrix ?? false
-        var mix = try MixPlanner.plan(model: shape.mix, tensors: shape.tensors, fileType: fileType, options: options)
+        options.hasImatrix = imatrix ?? imatrixFileTypes.contains(fileType)
+        let mix = try MixPlanner.plan(model: shape.mix, tensors: shape.tensors, fileType: fileType, options: options)
         let requiresImatrix = mix.decisions.contains { $0.allowsQuantization && $0.requiresImatrix }
-        if imatrix == nil && requiresImatrix {
-            options.hasImatrix = true
-            mix = try MixPlanner.plan(model: shape.mix, tensors: shape.tensors, fileType: fileType, options: options)
-        }
         var bytes = 0, padded = 0, params = 0, input = 0, output = 0
         var layers = Array(repeating: 0, count: shape.layerCount)
         var counts: [GGMLType: Int] = [:]

@@ -20,7 +20,7 @@ OUT="$ROOT/Tests/PlanningTests/Fixtures/llama-cpp-plan-reference.json"
 LOGS="$WORK/plan"; mkdir -p "$LOGS"
 declare -A SRC=([smollm2]=SmolLM2-135M-Instruct.Q4_1.gguf [gemma3]=gemma-3-270m-q4_k_m.gguf [qwen25]=qwen2.5-coder-0.5b-instruct-q4_k_m.gguf)
 TYPES="F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q2_K_S Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K
-IQ2_XXS IQ2_XS IQ2_S IQ2_M IQ3_XXS IQ3_XS IQ3_S IQ3_M IQ4_NL IQ4_XS IQ1_S IQ1_M TQ1_0 TQ2_0"
+IQ2_XXS IQ2_XS IQ2_S IQ2_M IQ3_XXS IQ3_XS IQ3_S IQ3_M IQ4_NL IQ4_XS IQ1_S IQ1_M TQ1_0 TQ2_0 Q1_0 Q2_0 MXFP4_MOE"
 echo "a" > "$LOGS/short.txt"   # too short to evaluate: llama-perplexity stops right after creating the context
 for m in smollm2 gemma3 qwen25; do
     f32="$WORK/$m-F32.gguf"

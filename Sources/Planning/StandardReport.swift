@@ -1,0 +1,147 @@
+import QKCore
+import Quantization
+
+/// The questions quantization guides answer, for the standard Llama shapes: a size table
+/// (model × file type) checked against llama.cpp's published figures, and "smaller model at
+/// high bits or larger model at low bits?" for a memory budget.
+public enum StandardReport {
+    /// Planned weight sizes of `models` at `fileTypes`, with llama.cpp's published figures.
+    public struct SizeTable: Sendable {
+        public let models: [StandardModels.Model]
+        public let fileTypes: [FileType]
+        /// plans[model][fileType]
+        public let plans: [[WeightPlan]]
+        /// (published figure, planned value in its unit, relative deviation).
+        public let checks: [(StandardModels.PublishedSize, Double, Double)]
+
+        public init(models: [StandardModels.Model] = StandardModels.models, fileTypes: [FileType] = WeightSizes.fileTypes) throws {
+            self.models = models
+            self.fileTypes = fileTypes
+            var plans: [[WeightPlan]] = []
+            var checks: [(StandardModels.PublishedSize, Double, Double)] = []
+            for m in models {
+                let shape = m.shape()
+                let row = try fileTypes.map { try WeightSizes.plan(shape, fileType: $0) }
+                plans.append(row)
+                for p in StandardModels.published where p.model == m.name {
+                    let w = try WeightSizes.plan(shape, fileType: p.fileType)
+                    let v = StandardModels.planned(w, as: p.value)
+                    let published: Double = switch p.value { case .gib(let x), .gb(let x), .bitsPerWeight(let x): x }
+                    checks.append((p, v, v / published - 1))
+                }
+            }
+            self.plans = plans
+            self.checks = checks
+        }
+
+        public func text() -> String {
+            var rows = [["type"] + models.map(\.name)]
+            for (j, t) in fileTypes.enumerated() {
+                rows.append([t.name] + plans.map { "\($0[j].size) \(formatFixed($0[j].bitsPerWeight, 2))" })
+            }
+            var out = ["weight sizes (GB = 10⁹ bytes) and bits per weight, from llama.cpp's mix rules:", ""]
+            out += PlanReport.table(rows, rightAligned: Set(1 ... models.count))
+            if !checks.isEmpty {
+                out += ["", "llama.cpp's published figures:"]
+                var c = [["model", "type", "published", "planned", "deviation", "source"]]
+                for (p, v, dev) in checks {
+                    let (pub, unit): (Double, String) = switch p.value {
+                    case .gib(let x): (x, "GiB")
+                    case .gb(let x): (x, "GB")
+                    case .bitsPerWeight(let x): (x, "bpw")
+                    }
+                    c.append([p.model, p.fileType.name, "\(formatFixed(pub, 2)) \(unit)", "\(formatFixed(v, 3)) \(unit)",
+                              (dev >= 0 ? "+" : "") + formatFixed(dev * 100, 2) + "%", p.source])
+                }
+                out += PlanReport.table(c, rightAligned: [2, 3, 4])
+            }
+            return out.joined(separator: "\n")
+        }
+
+        public func json() -> [String: Any] {
+            [
+                "models": zip(models, plans).map { m, row in
+                    ["name": m.name, "parameters": row.first?.parameters ?? 0,
+                     "types": row.map { ["file_type": $0.fileType.name, "weight_bytes": $0.bytes, "bits_per_weight": $0.bitsPerWeight] }]
+                        as [String: Any]
+                },
+                "published": checks.map { p, v, dev in
+                    let (pub, unit): (Double, String) = switch p.value {
+                    case .gib(let x): (x, "GiB")
+                    case .gb(let x): (x, "GB")
+                    case .bitsPerWeight(let x): (x, "bpw")
+                    }
+                    return ["model": p.model, "file_type": p.fileType.name, "published": pub, "unit": unit, "planned": v,
+                            "deviation": dev, "source": p.source] as [String: Any]
+                },
+            ]
+        }
+    }
+
+    /// The best type of each model for one budget, with published perplexities where they exist.
+    public struct Comparison: Sendable {
+        public let entries: [(shape: ModelShape, recommendation: Recommendation)]
+        public let budget: MemoryBudget
+        public let context: Int
+
+        public init(models: [ModelShape], context: Int, cacheK: GGMLType = .f16, cacheV: GGMLType = .f16,
+                    budget: MemoryBudget) throws {
+            var e: [(ModelShape, Recommendation)] = []
+            for s in models {
+                var o = ContextOptions(context: context)
+                o.typeK = cacheK
+                o.typeV = cacheV
+                e.append((s, try Recommender.recommend(s, context: o, budget: budget)))
+            }
+            entries = e.map { (shape: $0.0, recommendation: $0.1) }
+            self.budget = budget
+            self.context = context
+        }
+
+        public func text() -> String {
+            var rows = [["model", "parameters", "best type", "bpw", "total", "PPL (Wikitext-2)", "KLD of type (Llama-3-8B)"]]
+            for (s, r) in entries {
+                guard let c = r.choice else {
+                    rows.append([s.name, PlanReport.count(s.parameterCount), "does not fit", "", "", "", ""])
+                    continue
+                }
+                let ppl = QualityTable.perplexity(model: s.name, c.fileType).map { formatFixed($0.ppl, 4) } ?? "not published"
+                let kld = QualityTable.reference(c.fileType).map { formatFixed($0.meanKLD, 4) } ?? "-"
+                rows.append([s.name, PlanReport.count(s.parameterCount), c.fileType.name + (r.offload.map { " (-ngl \($0.gpuLayers))" } ?? ""),
+                             formatFixed(c.weights.bitsPerWeight, 2), "\(c.total)", ppl, kld])
+            }
+            var out = ["budget: \(PlanReport.budgetText(budget)), context \(context) tokens", ""]
+            out += PlanReport.table(rows, rightAligned: [1, 3, 4, 5, 6])
+            let withPPL = entries.compactMap { s, r in
+                r.choice.flatMap { c in QualityTable.perplexity(model: s.name, c.fileType).map { (s.name, c.fileType, $0) } }
+            }
+            if withPPL.count >= 2, let best = withPPL.min(by: { $0.2.ppl < $1.2.ppl }) {
+                out += ["", "lowest published perplexity: \(best.0) at \(best.1.name) (\(formatFixed(best.2.ppl, 4))); "
+                        + "Llama-2 models share a tokenizer, so their perplexities compare. Sources:"]
+                out += Set(withPPL.map(\.2.source)).sorted().map { "  " + $0 }
+            } else {
+                out += ["", "perplexities compare only between models with the same tokenizer on the same text;"
+                        + " llama.cpp published them for Llama-2-7B (Q4_K_M, Q6_K, Q8_0), Llama-2-70B and Llama-3-8B."]
+            }
+            return out.joined(separator: "\n")
+        }
+
+        public func json() -> [String: Any] {
+            [
+                "budget": PlanReport.budgetJSON(budget), "context": context,
+                "models": entries.map { s, r -> [String: Any] in
+                    var d: [String: Any] = ["name": s.name, "parameters": s.parameterCount]
+                    if let c = r.choice {
+                        d["file_type"] = c.fileType.name
+                        d["bits_per_weight"] = c.weights.bitsPerWeight
+                        d["total_bytes"] = c.totalBytes
+                        d["gpu_layers"] = r.offload?.gpuLayers
+                        if let p = QualityTable.perplexity(model: s.name, c.fileType) { d["ppl"] = p.ppl; d["ppl_source"] = p.source }
+                    }
+                    d["reasons"] = r.reasons
+                    return d
+                },
+            ]
+        }
+    }
+}
