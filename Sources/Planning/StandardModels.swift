@@ -57,6 +57,8 @@ public enum StandardModels {
         /// The figure as published (its unit and its rounding).
         public let value: Value
         public let source: String
+        /// Why the figure does not describe llama.cpp's current output, when it does not.
+        public let staleBecause: String?
 
         /// Half a unit of the last published digit, relative to the value: how far a correct
         /// size may sit from the figure because of its rounding.
@@ -74,11 +76,23 @@ public enum StandardModels {
     static let oldQuantizeReadme = "llama.cpp examples/quantize/README.md (rev 02240912, early 2024)"
     static let oldMainReadme = "llama.cpp README.md quantization table (2023, LLaMA-1 7B/13B: same shapes as Llama-2)"
 
+    /// Published figures known not to match llama.cpp's current mix, and why.
+    static let stale: [String: String] = {
+        let q2k = "published before llama.cpp made Q2_K smaller (early 2024, with Q2_K_S); "
+            + "Llama-3 Q2_K figures published since match"
+        return [
+            "Llama-2-7B Q2_K": q2k, "Llama-2-13B Q2_K": q2k, "Llama-2-70B Q2_K": q2k,
+            "Llama-3-8B Q2_K_S": "the scoreboard repeats Q2_K's 2.96 GiB; tools/quantize/README.md gives Q2_K_S 2.78 GiB",
+            "Llama-3.1-70B Q4_K_M": "a rounded example: the same table's F32 size (280.9 GB) is 1.3 GB off the 70.55 B parameters too",
+            "Llama-3.1-405B Q4_K_M": "a rounded example: the same table's F32 size (1,625.1 GB) is off the 405.85 B parameters too",
+        ]
+    }()
+
     /// llama.cpp's published sizes for the standard shapes.
     public static let published: [PublishedSize] = {
         var r: [PublishedSize] = []
         func add(_ m: String, _ src: String, _ rows: [(FileType, PublishedSize.Value)]) {
-            r += rows.map { PublishedSize(model: m, fileType: $0.0, value: $0.1, source: src) }
+            r += rows.map { PublishedSize(model: m, fileType: $0.0, value: $0.1, source: src, staleBecause: stale[m + " " + $0.0.name]) }
         }
         // Llama-3-8B scoreboard, "Model size [GiB]".
         add("Llama-3-8B", perplexityReadme + ", LLaMA 3 8b scoreboard", [

@@ -51,7 +51,8 @@ public enum StandardReport {
                     case .bitsPerWeight(let x): (x, "bpw")
                     }
                     c.append([p.model, p.fileType.name, "\(formatFixed(pub, 2)) \(unit)", "\(formatFixed(v, 3)) \(unit)",
-                              (dev >= 0 ? "+" : "") + formatFixed(dev * 100, 2) + "%", p.source])
+                              (dev >= 0 ? "+" : "") + formatFixed(dev * 100, 2) + "%",
+                              p.source + (p.staleBecause.map { " [stale: \($0)]" } ?? "")])
                 }
                 out += PlanReport.table(c, rightAligned: [2, 3, 4])
             }
@@ -71,8 +72,10 @@ public enum StandardReport {
                     case .gb(let x): (x, "GB")
                     case .bitsPerWeight(let x): (x, "bpw")
                     }
-                    return ["model": p.model, "file_type": p.fileType.name, "published": pub, "unit": unit, "planned": v,
-                            "deviation": dev, "source": p.source] as [String: Any]
+                    var d: [String: Any] = ["model": p.model, "file_type": p.fileType.name, "published": pub, "unit": unit,
+                                            "planned": v, "deviation": dev, "source": p.source]
+                    d["stale_because"] = p.staleBecause
+                    return d
                 },
             ]
         }
