@@ -83,7 +83,7 @@ public struct PlanReport: Sendable {
             }
             out += r.reasons.map { "  - " + $0 }
             if let f = r.fullOffloadChoice, f.fileType != r.choice?.fileType {
-                out.append("  - fastest: \(f.fileType.name) fits entirely on the GPU (-ngl \(s.layerCount + 1))")
+                out.append("  - best type entirely on the GPU (fastest): \(f.fileType.name) (-ngl \(s.layerCount + 1))")
             }
             if let t = selected {
                 var line = "\(t.name): "

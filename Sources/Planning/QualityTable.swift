@@ -94,6 +94,9 @@ public enum QualityTable {
         public let fileType: FileType
         public let ppl: Double
         public let source: String
+        /// The measured file was made with an older mix than llama.cpp's current one (its
+        /// published size does not match: see ``StandardModels/PublishedSize/staleBecause``).
+        public var staleMix = false
     }
 
     public static let perplexities: [Perplexity] = {
@@ -110,7 +113,7 @@ public enum QualityTable {
             (.q3_K_L, 3.5617), (.q4_K_S, 3.4852), (.q4_K_M, 3.4725), (.q5_K_S, 3.4483), (.q5_K_M, 3.4451),
             (.q6_K, 3.4367), (.f16, 3.4313),
         ]
-        r += l70rows.map { .init(model: "Llama-2-70B", fileType: $0.0, ppl: $0.1, source: l70) }
+        r += l70rows.map { .init(model: "Llama-2-70B", fileType: $0.0, ppl: $0.1, source: l70, staleMix: $0.0 == .q2_K) }
         let l3rows: [(FileType, Double)] = [
             (.f16, 6.233160), (.q8_0, 6.234284), (.q6_K, 6.253382), (.q5_K_M, 6.288607), (.q5_K_S, 6.336598),
             (.q5_1, 6.337857), (.q5_0, 6.363224), (.q4_K_M, 6.407115), (.q4_K_S, 6.500529), (.q4_1, 6.682737),
@@ -120,9 +123,10 @@ public enum QualityTable {
         return r
     }()
 
-    /// The published perplexity of a named model at a file type, if any.
+    /// The published perplexity of a named model at a file type, if any (none for files made
+    /// with an older mix).
     public static func perplexity(model: String, _ t: FileType) -> Perplexity? {
-        perplexities.first { $0.model == model && $0.fileType == t }
+        perplexities.first { $0.model == model && $0.fileType == t && !$0.staleMix }
     }
 
     /// File types in order of measured quality, best first (by llama.cpp's Llama-3-8B KLD);

@@ -61,7 +61,7 @@ public enum Recommender {
         }
         var maxContext: Int?
         if let c = choice {
-            reasons.append("\(c.fileType.name) fits: " + breakdown(c) + " " + fitText(c, split, budget))
+            reasons.append("\(c.fileType.name) fits: " + breakdown(c) + fitText(c, split, budget))
             if let q = QualityTable.reference(c.fileType) {
                 reasons.append("quality: mean KLD \(formatFixed(q.meanKLD, 4)) vs FP16 on \(q.model)\(q.imatrix ? " (with imatrix)" : "") — \(q.source)")
             }
@@ -79,12 +79,13 @@ public enum Recommender {
     }
 
     /// The split that fits the budget, or nil. One pool: everything in it. GPU + RAM: the most
-    /// layers on the GPU such that both sides fit.
+    /// layers on the GPU such that both sides fit. A GPU without `--ram`: everything on the GPU
+    /// (RAM is not checked; the token embedding and output buffer stay there as llama.cpp keeps them).
     static func fit(_ e: MemoryEstimate, _ b: MemoryBudget) -> OffloadSplit? {
         let layers = e.weights.layerBytes.count
         if let gpu = b.gpu {
             let ram = b.ram.map { b.usable($0) } ?? Int.max
-            for n in stride(from: layers + 1, through: 0, by: -1) {
+            for n in stride(from: layers + 1, through: b.ram == nil ? layers + 1 : 0, by: -1) {
                 let s = MemoryPlanner.split(e, gpuLayers: n)
                 if s.gpuBytes <= b.usable(gpu) && s.ramBytes <= ram { return s }
                 if s.gpuBytes <= b.usable(gpu) { return nil }  // fewer layers on the GPU only adds RAM
@@ -129,13 +130,16 @@ public enum Recommender {
                 + ", \(ByteSize(bytes: s.ramBytes)) in RAM"
         }
         let pool = b.memory ?? b.ram!
-        return "≤ \(ByteSize(bytes: b.usable(pool))) (\(pool) less \(Int(b.headroom * 100))% headroom)"
+        return " ≤ \(ByteSize(bytes: b.usable(pool))) (\(pool) less \(Int(b.headroom * 100))% headroom)"
     }
 
     static func need(_ e: MemoryEstimate, _ b: MemoryBudget) -> String {
         if let gpu = b.gpu {
-            let ram = b.ram.map { "\(ByteSize(bytes: b.usable($0)))" } ?? "unlimited"
-            return "\(e.total) in all > \(ByteSize(bytes: b.usable(gpu))) GPU + \(ram) RAM usable"
+            guard let ram = b.ram else {
+                let s = MemoryPlanner.split(e, gpuLayers: e.weights.layerBytes.count + 1)
+                return "\(ByteSize(bytes: s.gpuBytes)) on the GPU > \(ByteSize(bytes: b.usable(gpu))) (give --ram for partial offload)"
+            }
+            return "\(e.total) in all > \(ByteSize(bytes: b.usable(gpu))) GPU + \(ByteSize(bytes: b.usable(ram))) RAM usable"
         }
         let pool = b.memory ?? b.ram ?? ByteSize(bytes: 0)
         return "\(e.total) > \(ByteSize(bytes: b.usable(pool)))"

@@ -83,48 +83,68 @@ public enum StandardReport {
 
     /// The best type of each model for one budget, with published perplexities where they exist.
     public struct Comparison: Sendable {
-        public let entries: [(shape: ModelShape, recommendation: Recommendation)]
+        /// One model's answer.
+        public struct Entry: Sendable {
+            public let shape: ModelShape
+            public let recommendation: Recommendation
+            /// The best-perplexity file type llama.cpp published a perplexity for that fits
+            /// (perplexities of models with one tokenizer on one text compare across sizes).
+            public let published: (estimate: MemoryEstimate, perplexity: QualityTable.Perplexity)?
+        }
+
+        public let entries: [Entry]
         public let budget: MemoryBudget
         public let context: Int
 
         public init(models: [ModelShape], context: Int, cacheK: GGMLType = .f16, cacheV: GGMLType = .f16,
                     budget: MemoryBudget) throws {
-            var e: [(ModelShape, Recommendation)] = []
-            for s in models {
-                var o = ContextOptions(context: context)
-                o.typeK = cacheK
-                o.typeV = cacheV
-                e.append((s, try Recommender.recommend(s, context: o, budget: budget)))
+            var o = ContextOptions(context: context)
+            o.typeK = cacheK
+            o.typeV = cacheV
+            entries = try models.map { s in
+                let all = try MemoryPlanner.estimates(s, context: o)
+                let published = QualityTable.perplexities.filter { $0.model == s.name && !$0.staleMix }
+                    .sorted { $0.ppl < $1.ppl }
+                    .lazy.compactMap { p in
+                        all.first { $0.fileType == p.fileType && Recommender.fit($0, budget) != nil }.map { ($0, p) }
+                    }.first
+                return Entry(shape: s, recommendation: try Recommender.recommend(s, context: o, budget: budget),
+                             published: published.map { (estimate: $0.0, perplexity: $0.1) })
             }
-            entries = e.map { (shape: $0.0, recommendation: $0.1) }
             self.budget = budget
             self.context = context
         }
 
         public func text() -> String {
-            var rows = [["model", "parameters", "best type", "bpw", "total", "PPL (Wikitext-2)", "KLD of type (Llama-3-8B)"]]
-            for (s, r) in entries {
-                guard let c = r.choice else {
-                    rows.append([s.name, PlanReport.count(s.parameterCount), "does not fit", "", "", "", ""])
-                    continue
+            var rows = [["model", "parameters", "best type", "bpw", "total", "KLD of type", "best with published PPL", "total", "PPL"]]
+            for e in entries {
+                var row = [e.shape.name, PlanReport.count(e.shape.parameterCount)]
+                if let c = e.recommendation.choice {
+                    row += [c.fileType.name + (e.recommendation.offload.map { " (-ngl \($0.gpuLayers))" } ?? ""),
+                            formatFixed(c.weights.bitsPerWeight, 2), "\(c.total)",
+                            QualityTable.reference(c.fileType).map { formatFixed($0.meanKLD, 4) } ?? "-"]
+                } else {
+                    row += ["does not fit", "", "", ""]
                 }
-                let ppl = QualityTable.perplexity(model: s.name, c.fileType).map { formatFixed($0.ppl, 4) } ?? "not published"
-                let kld = QualityTable.reference(c.fileType).map { formatFixed($0.meanKLD, 4) } ?? "-"
-                rows.append([s.name, PlanReport.count(s.parameterCount), c.fileType.name + (r.offload.map { " (-ngl \($0.gpuLayers))" } ?? ""),
-                             formatFixed(c.weights.bitsPerWeight, 2), "\(c.total)", ppl, kld])
+                if let (est, p) = e.published {
+                    row += [est.fileType.name, "\(est.total)", formatFixed(p.ppl, 4)]
+                } else {
+                    row += ["-", "", ""]
+                }
+                rows.append(row)
             }
             var out = ["budget: \(PlanReport.budgetText(budget)), context \(context) tokens", ""]
-            out += PlanReport.table(rows, rightAligned: [1, 3, 4, 5, 6])
-            let withPPL = entries.compactMap { s, r in
-                r.choice.flatMap { c in QualityTable.perplexity(model: s.name, c.fileType).map { (s.name, c.fileType, $0) } }
-            }
+            out += PlanReport.table(rows, rightAligned: [1, 3, 4, 5, 7, 8])
+            out.append("")
+            out.append("KLD of type: llama.cpp's Llama-3-8B measurement of that file type (\(QualityTable.llamaCppSource)).")
+            let withPPL = entries.compactMap { e in e.published.map { (e.shape.name, $0.estimate.fileType, $0.perplexity) } }
             if withPPL.count >= 2, let best = withPPL.min(by: { $0.2.ppl < $1.2.ppl }) {
-                out += ["", "lowest published perplexity: \(best.0) at \(best.1.name) (\(formatFixed(best.2.ppl, 4))); "
-                        + "Llama-2 models share a tokenizer, so their perplexities compare. Sources:"]
+                out.append("lowest published perplexity that fits: \(best.0) at \(best.1.name) (\(formatFixed(best.2.ppl, 4))). "
+                           + "Perplexities compare between models with one tokenizer on one text (Llama-2 7B/13B/70B share theirs). Sources:")
                 out += Set(withPPL.map(\.2.source)).sorted().map { "  " + $0 }
             } else {
-                out += ["", "perplexities compare only between models with the same tokenizer on the same text;"
-                        + " llama.cpp published them for Llama-2-7B (Q4_K_M, Q6_K, Q8_0), Llama-2-70B and Llama-3-8B."]
+                out.append("no two of these models have a published perplexity at a type that fits; llama.cpp published them for "
+                           + "Llama-2-7B (Q4_K_M, Q6_K, Q8_0), Llama-2-70B (Q3_K_S and up) and Llama-3-8B.")
             }
             return out.joined(separator: "\n")
         }
@@ -132,16 +152,18 @@ public enum StandardReport {
         public func json() -> [String: Any] {
             [
                 "budget": PlanReport.budgetJSON(budget), "context": context,
-                "models": entries.map { s, r -> [String: Any] in
-                    var d: [String: Any] = ["name": s.name, "parameters": s.parameterCount]
-                    if let c = r.choice {
+                "models": entries.map { e -> [String: Any] in
+                    var d: [String: Any] = ["name": e.shape.name, "parameters": e.shape.parameterCount, "reasons": e.recommendation.reasons]
+                    if let c = e.recommendation.choice {
                         d["file_type"] = c.fileType.name
                         d["bits_per_weight"] = c.weights.bitsPerWeight
                         d["total_bytes"] = c.totalBytes
-                        d["gpu_layers"] = r.offload?.gpuLayers
-                        if let p = QualityTable.perplexity(model: s.name, c.fileType) { d["ppl"] = p.ppl; d["ppl_source"] = p.source }
+                        d["gpu_layers"] = e.recommendation.offload?.gpuLayers
                     }
-                    d["reasons"] = r.reasons
+                    if let (est, p) = e.published {
+                        d["published_ppl"] = ["file_type": est.fileType.name, "total_bytes": est.totalBytes, "ppl": p.ppl,
+                                              "source": p.source] as [String: Any]
+                    }
                     return d
                 },
             ]
