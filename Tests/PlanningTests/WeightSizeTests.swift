@@ -21,6 +21,21 @@ import Testing
         }
     }
 
+    /// Files llama-quantize really wrote (SmolLM2 at 7 types, Gemma-3 and Qwen2.5 at Q8_0, Q4_0
+    /// and Q4_K_M): the tensor data section (file size − data offset) is exactly the planned
+    /// padded size; everything before it is header and metadata.
+    @Test(arguments: Fixtures.names)
+    func matchesFilesLlamaQuantizeWrote(_ name: String) throws {
+        let shape = try Fixtures.shape(name)
+        let files = try #require(Fixtures.section("files")[name] as? [String: [String: Int]])
+        #expect(files.count >= 3)
+        for (type, f) in files {
+            let plan = try WeightSizes.plan(shape, fileType: try FileType.choice(named: type).fileType)
+            #expect(f["file_bytes"]! - f["data_offset"]! == plan.dataSectionBytes, "\(name) \(type)")
+            #expect(f["data_offset"]! < 8 << 20, "\(name) \(type): header and metadata")
+        }
+    }
+
     /// The planned size is the number `quant quantize --dry-run` reports, for every file type
     /// it supports (same job, no data touched).
     @Test(arguments: Fixtures.names)

@@ -5,6 +5,8 @@
 #  - kv: what llama-perplexity reports allocating (llama_kv_cache lines: cells, layers, K and V MiB;
 #    the compute and output buffers) for several contexts, -ctk/-ctv cache types, ubatch sizes and
 #    parallel sequences, including Gemma-3's sliding-window cache;
+#  - files: byte size and data offset of every GGUF llama-quantize wrote in WORK_DIR (the tensor
+#    data section is file size − data offset);
 #  - quality: mean KLD / PPL ratio / same-top-p of llama-perplexity --kl-divergence against the F32
 #    model (the .kld files of make-engine-fixtures.sh, plus SmolLM2 at a few more types).
 #
@@ -53,11 +55,21 @@ for m in smollm2 gemma3 qwen25; do
         done
     fi
 done
-python3 - "$LOGS" "$WORK" "$OUT" <<'PY'
+GGUF_PY="$(dirname "$BIN")/../gguf-py" python3 - "$LOGS" "$WORK" "$OUT" <<'PY'
 import glob, json, os, re, sys
 logs, work, out = sys.argv[1:]
 ref = {"source": "llama.cpp from llama-cpp-python==0.3.36 (vendor/llama.cpp), CPU build; scripts/reference/make-plan-fixtures.sh",
-       "weights": {}, "kv": {}, "quality": {}}
+       "weights": {}, "kv": {}, "quality": {}, "files": {}}
+sys.path.insert(0, os.environ.get("GGUF_PY", ""))  # gguf-py of the same llama.cpp tree
+try:
+    from gguf import GGUFReader
+except ImportError:
+    GGUFReader = None
+for f in sorted(glob.glob(f"{work}/*-*.gguf")) if GGUFReader else []:
+    m, t = os.path.basename(f)[:-5].split("-", 1)
+    if t == "F32": continue
+    r = GGUFReader(f)
+    ref["files"].setdefault(m, {})[t] = dict(file_bytes=os.path.getsize(f), data_offset=int(r.data_offset))
 for f in sorted(glob.glob(f"{logs}/*.dry")):
     m, t = os.path.basename(f)[:-4].split("-", 1)
     s = open(f, errors="replace").read()
