@@ -73,6 +73,10 @@ public struct PlanReport: Sendable {
                    + "* = measured with an imatrix.")
         out.append("  Llama-3-8B: \(QualityTable.llamaCppSource)")
         out.append("  this model: \(QualityTable.quantKitSource)")
+        if budget == nil, let t = selected, let e = estimates.first(where: { $0.fileType == t }) {
+            out.append("")
+            out.append("\(t.name): " + Recommender.breakdown(e) + " (give --memory, or --gpu and --ram, for the largest context and GPU layers)")
+        }
         if let r = recommendation, let b = budget {
             out.append("")
             out.append("budget: " + Self.budgetText(b))

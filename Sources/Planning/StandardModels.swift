@@ -60,26 +60,20 @@ public enum StandardModels {
         /// Why the figure does not describe llama.cpp's current output, when it does not.
         public let staleBecause: String?
 
-        /// Half a unit of the last published digit, relative to the value: how far a correct
-        /// size may sit from the figure because of its rounding.
-        public var roundingTolerance: Double {
-            switch value {
-            case .gib(let v), .gb(let v), .bitsPerWeight(let v):
-                let step = v >= 100 ? 0.1 : (source.contains("1 decimal") ? 0.1 : 0.01)
-                return step / 2 / v
-            }
-        }
+        /// The published number and its unit ("GiB", "GB", "bpw").
+        public var number: Double { switch value { case .gib(let x), .gb(let x), .bitsPerWeight(let x): x } }
+        public var unit: String { switch value { case .gib: "GiB"; case .gb: "GB"; case .bitsPerWeight: "bpw" } }
     }
 
     static let perplexityReadme = "llama.cpp tools/perplexity/README.md"
     static let quantizeReadme = "llama.cpp tools/quantize/README.md"
-    static let oldQuantizeReadme = "llama.cpp examples/quantize/README.md (rev 02240912, early 2024)"
+    static let oldQuantizeReadme = "llama.cpp examples/quantize/README.md (rev 02240912)"
     static let oldMainReadme = "llama.cpp README.md quantization table (2023, LLaMA-1 7B/13B: same shapes as Llama-2)"
 
     /// Published figures known not to match llama.cpp's current mix, and why.
     static let stale: [String: String] = {
-        let q2k = "published before llama.cpp made Q2_K smaller (early 2024, with Q2_K_S); "
-            + "Llama-3 Q2_K figures published since match"
+        let q2k = "published before llama.cpp made Q2_K a true 2-bit mix in January 2024 (PR #5060: Llama-2-70B Q2_K "
+            + "went from 27.11 to 23.71 GiB); the figures published since match"
         return [
             "Llama-2-7B Q2_K": q2k, "Llama-2-13B Q2_K": q2k, "Llama-2-70B Q2_K": q2k,
             "Llama-3-8B Q2_K_S": "the scoreboard repeats Q2_K's 2.96 GiB; tools/quantize/README.md gives Q2_K_S 2.78 GiB",
@@ -92,7 +86,10 @@ public enum StandardModels {
     public static let published: [PublishedSize] = {
         var r: [PublishedSize] = []
         func add(_ m: String, _ src: String, _ rows: [(FileType, PublishedSize.Value)]) {
-            r += rows.map { PublishedSize(model: m, fileType: $0.0, value: $0.1, source: src, staleBecause: stale[m + " " + $0.0.name]) }
+            r += rows.map {
+                PublishedSize(model: m, fileType: $0.0, value: $0.1, source: src,
+                              staleBecause: src.contains("PR #5060") ? nil : stale[m + " " + $0.0.name])
+            }
         }
         // Llama-3-8B scoreboard, "Model size [GiB]".
         add("Llama-3-8B", perplexityReadme + ", LLaMA 3 8b scoreboard", [
@@ -125,6 +122,10 @@ public enum StandardModels {
             zip(k, [3.40, 3.47, 3.85, 4.19, 4.53, 4.80, 5.50, 5.65, 6.56]).map { ($0, .bitsPerWeight($1)) })
         add("Llama-2-7B", oldMainReadme + " (1 decimal)", [(.q8_0, .bitsPerWeight(8.5))])
         add("Llama-2-13B", oldMainReadme + " (1 decimal)", [(.q8_0, .bitsPerWeight(8.5))])
+        // After January 2024's 2-bit changes, "Model size (GiB)".
+        add("Llama-2-70B", "llama.cpp PR #5060 (Add Q3_K_XS, 2024-01-21), LLaMA-v2-70B table", [
+            (.q2_K, .gib(23.71)), (.q3_K_S, .gib(27.86)),
+        ])
         // Llama 2 70B scoreboard, "Model size (GiB)".
         add("Llama-2-70B", perplexityReadme + ", Old Numbers: Llama 2 70B Scoreboard", [
             (.q4_0, .gib(36.20)), (.q4_1, .gib(40.20)), (.q5_0, .gib(44.20)), (.q2_K, .gib(27.27)), (.q3_K_S, .gib(27.86)),

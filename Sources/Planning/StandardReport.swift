@@ -26,8 +26,7 @@ public enum StandardReport {
                 for p in StandardModels.published where p.model == m.name {
                     let w = try WeightSizes.plan(shape, fileType: p.fileType)
                     let v = StandardModels.planned(w, as: p.value)
-                    let published: Double = switch p.value { case .gib(let x), .gb(let x), .bitsPerWeight(let x): x }
-                    checks.append((p, v, v / published - 1))
+                    checks.append((p, v, v / p.number - 1))
                 }
             }
             self.plans = plans
@@ -45,12 +44,7 @@ public enum StandardReport {
                 out += ["", "llama.cpp's published figures:"]
                 var c = [["model", "type", "published", "planned", "deviation", "source"]]
                 for (p, v, dev) in checks {
-                    let (pub, unit): (Double, String) = switch p.value {
-                    case .gib(let x): (x, "GiB")
-                    case .gb(let x): (x, "GB")
-                    case .bitsPerWeight(let x): (x, "bpw")
-                    }
-                    c.append([p.model, p.fileType.name, "\(formatFixed(pub, 2)) \(unit)", "\(formatFixed(v, 3)) \(unit)",
+                    c.append([p.model, p.fileType.name, "\(formatFixed(p.number, 2)) \(p.unit)", "\(formatFixed(v, 3)) \(p.unit)",
                               (dev >= 0 ? "+" : "") + formatFixed(dev * 100, 2) + "%",
                               p.source + (p.staleBecause.map { " [stale: \($0)]" } ?? "")])
                 }
@@ -67,12 +61,7 @@ public enum StandardReport {
                         as [String: Any]
                 },
                 "published": checks.map { p, v, dev in
-                    let (pub, unit): (Double, String) = switch p.value {
-                    case .gib(let x): (x, "GiB")
-                    case .gb(let x): (x, "GB")
-                    case .bitsPerWeight(let x): (x, "bpw")
-                    }
-                    var d: [String: Any] = ["model": p.model, "file_type": p.fileType.name, "published": pub, "unit": unit,
+                    var d: [String: Any] = ["model": p.model, "file_type": p.fileType.name, "published": p.number, "unit": p.unit,
                                             "planned": v, "deviation": dev, "source": p.source]
                     d["stale_because"] = p.staleBecause
                     return d
