@@ -17,14 +17,16 @@ public struct MemoryEstimate: Sendable {
 
 /// Where the memory of a partially offloaded model goes (llama.cpp's `-ngl N`).
 public struct OffloadSplit: Sendable, Equatable {
-    /// llama.cpp's `-ngl` value: the last `gpuLayers` repeating layers go to the GPU, plus the
-    /// output layer when `gpuLayers` exceeds the layer count.
+    /// llama.cpp's `-ngl` value: the output layer and the last `gpuLayers − 1` repeating layers
+    /// are on the GPU.
     public let gpuLayers: Int
     public let layerCount: Int
     public let gpuBytes: Int
     public let ramBytes: Int
     /// All repeating layers and the output layer are on the GPU.
     public var isFullOffload: Bool { gpuLayers > layerCount }
+    /// Repeating layers on the GPU.
+    public var gpuRepeatingLayers: Int { max(gpuLayers - 1, 0) }
 }
 
 /// Sizes for every file type at one context setting.
@@ -45,24 +47,23 @@ public enum MemoryPlanner {
         }
     }
 
-    /// Memory on each side with `n` layers offloaded, as llama.cpp places them: the token
-    /// embedding always stays in RAM; layers `L-n ..< L` go to the GPU with their KV cache; with
-    /// `n > L` the output layer (output.weight, or a copy of tied embeddings) goes too. The
-    /// compute buffer is counted on the GPU when anything is offloaded and also in RAM unless
-    /// everything is (llama.cpp keeps a host compute buffer for the CPU layers); the output
-    /// buffer is in RAM.
+    /// Memory on each side with llama.cpp's `-ngl n`, placed as llama.cpp places it
+    /// (`i_gpu_start = n_layer + 1 − n`): the output layer (output.weight, or a GPU copy of tied
+    /// embeddings) goes to the GPU first, then the last `n − 1` repeating layers with their KV
+    /// cache; the token embedding always stays in RAM. The compute buffer is counted on the GPU
+    /// when anything is offloaded and also in RAM unless everything is (llama.cpp keeps a host
+    /// compute buffer for the CPU layers); the output buffer is in RAM.
     public static func split(_ e: MemoryEstimate, gpuLayers n: Int) -> OffloadSplit {
         let w = e.weights
         let layers = w.layerBytes.count
         let n = max(0, min(n, layers + 1))
-        let firstGPU = layers - min(n, layers)
+        let firstGPU = layers + 1 - n
         var gpu = 0, ram = w.inputBytes + e.outputBufferBytes
         for il in 0 ..< layers {
             let b = w.layerBytes[il] + e.kvCache.layerBytes[il]
             if il >= firstGPU { gpu += b } else { ram += b }
         }
-        if n > layers { gpu += w.outputLayerBytes } else { ram += w.outputBytes }
-        if n > 0 { gpu += e.computeBytes }
+        if n > 0 { gpu += w.outputLayerBytes + e.computeBytes } else { ram += w.outputBytes }
         if n <= layers { ram += e.computeBytes }
         return OffloadSplit(gpuLayers: n, layerCount: layers, gpuBytes: gpu, ramBytes: ram)
     }

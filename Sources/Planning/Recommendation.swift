@@ -125,7 +125,8 @@ public enum Recommender {
 
     static func fitText(_ e: MemoryEstimate, _ s: OffloadSplit?, _ b: MemoryBudget) -> String {
         if let s, let gpu = b.gpu {
-            let layers = s.isFullOffload ? "all \(s.layerCount) layers + output" : "\(s.gpuLayers) of \(s.layerCount) layers"
+            let layers = s.isFullOffload ? "all \(s.layerCount) layers + output"
+                : s.gpuLayers == 0 ? "nothing" : "output + \(s.gpuRepeatingLayers) of \(s.layerCount) layers"
             return "; -ngl \(s.gpuLayers): \(layers) on the GPU (\(ByteSize(bytes: s.gpuBytes)) ≤ \(ByteSize(bytes: b.usable(gpu))))"
                 + ", \(ByteSize(bytes: s.ramBytes)) in RAM"
         }

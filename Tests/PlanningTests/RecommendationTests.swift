@@ -69,6 +69,25 @@ import Testing
         #expect(r.fullOffloadChoice == nil || r.fullOffloadChoice!.weights.bytes < 21_600_000_000)
     }
 
+    /// llama.cpp's `-ngl` order: 1 offloads the output layer only, then the last layers; tied
+    /// embeddings (Gemma-3) are copied to the GPU for the output layer and also stay in RAM.
+    @Test func nglOrder() throws {
+        let shape = try Fixtures.shape("gemma3")
+        let e = try MemoryPlanner.estimate(shape, weights: WeightSizes.plan(shape, fileType: .q8_0),
+                                           context: ContextOptions(context: 4096))
+        let w = e.weights
+        let none = MemoryPlanner.split(e, gpuLayers: 0)
+        #expect(none.gpuBytes == 0 && none.ramBytes == e.totalBytes)
+        let one = MemoryPlanner.split(e, gpuLayers: 1)
+        #expect(one.gpuBytes == w.outputLayerBytes + e.computeBytes && w.outputLayerBytes > w.inputBytes)
+        let two = MemoryPlanner.split(e, gpuLayers: 2)
+        #expect(two.gpuBytes - one.gpuBytes == w.layerBytes[17] + e.kvCache.layerBytes[17])
+        let all = MemoryPlanner.split(e, gpuLayers: 99)
+        #expect(all.isFullOffload && all.gpuLayers == 19)
+        #expect(all.ramBytes == w.inputBytes + e.outputBufferBytes)
+        #expect(all.gpuBytes == e.totalBytes - w.inputBytes - e.outputBufferBytes - w.outputBytes + w.outputLayerBytes)
+    }
+
     /// More memory never gives a worse type.
     @Test func monotonic() throws {
         var last = Double.infinity

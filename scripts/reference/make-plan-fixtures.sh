@@ -46,14 +46,12 @@ for m in smollm2 gemma3 qwen25; do
     run "c2048-np2" -c 2048 -b 4096
     run "c4096-swafull" -c 4096 -b 4096 --swa-full
     run "c32768" -c 32768 -b 512
-    # quality at more types for the smallest model (a few seconds each)
-    if [[ $m == smollm2 ]]; then
-        for t in Q6_K Q5_K_M Q3_K_M Q2_K; do
-            [[ -s "$WORK/$m-$t.gguf" ]] || "$BIN/llama-quantize" "$f32" "$WORK/$m-$t.gguf" $t > "$WORK/$m-$t.qlog" 2>&1
-            [[ -s "$WORK/$m-$t.kld" ]] || "$BIN/llama-perplexity" -m "$WORK/$m-$t.gguf" -c 512 -b 512 -t 2 \
-                --kl-divergence-base "$WORK/$m-F32.logits" --kl-divergence > "$WORK/$m-$t.kld" 2>&1
-        done
-    fi
+    # quality at more types than make-engine-fixtures.sh measures (under a minute each)
+    for t in Q6_K Q5_K_M Q3_K_M Q2_K; do
+        [[ -s "$WORK/$m-$t.gguf" ]] || "$BIN/llama-quantize" "$f32" "$WORK/$m-$t.gguf" $t > "$WORK/$m-$t.qlog" 2>&1
+        [[ -s "$WORK/$m-$t.kld" ]] || nice "$BIN/llama-perplexity" -m "$WORK/$m-$t.gguf" -c 512 -b 512 -t 2 \
+            --kl-divergence-base "$WORK/$m-F32.logits" --kl-divergence > "$WORK/$m-$t.kld" 2>&1
+    done
 done
 GGUF_PY="$(dirname "$BIN")/../gguf-py" python3 - "$LOGS" "$WORK" "$OUT" <<'PY'
 import glob, json, os, re, sys
