@@ -32,7 +32,7 @@ public struct Recommendation: Sendable {
     /// The largest context (a multiple of 256, at most the training context) at which ``choice``
     /// still fits, with the same cache types.
     public let maxContext: Int?
-    /// Why: one line per better type that did not fit, then the choice's arithmetic and quality.
+    /// Why: the next better type and why it does not fit, then the choice's arithmetic and quality.
     public let reasons: [String]
 }
 
@@ -47,13 +47,19 @@ public enum Recommender {
         var reasons: [String] = []
         var choice: MemoryEstimate?
         var split: OffloadSplit?
+        var rejected: [MemoryEstimate] = []
         for e in ranked {
             if let s = fit(e, budget) {
                 choice = e
                 split = budget.gpu == nil ? nil : s
                 break
             }
-            reasons.append("\(e.fileType.name) does not fit: \(need(e, budget))")
+            rejected.append(e)
+        }
+        if choice != nil, let next = rejected.last {
+            let others = rejected.count - 1
+            reasons.append("\(next.fileType.name), the next better type, does not fit: \(need(next, budget))"
+                           + (others > 0 ? " (nor do the \(others) better ones)" : ""))
         }
         var fullGPU: MemoryEstimate?
         if let gpu = budget.gpu {
@@ -63,12 +69,13 @@ public enum Recommender {
         if let c = choice {
             reasons.append("\(c.fileType.name) fits: " + breakdown(c) + fitText(c, split, budget))
             if let q = QualityTable.reference(c.fileType) {
-                reasons.append("quality: mean KLD \(formatFixed(q.meanKLD, 4)) vs FP16 on \(q.model)\(q.imatrix ? " (with imatrix)" : "") — \(q.source)")
+                reasons.append("quality: mean KLD \(formatFixed(q.meanKLD, 4)) vs FP16 on \(q.model)"
+                               + (q.imatrix ? " (measured with an importance matrix: make it with quant quantize --imatrix)" : "")
+                               + " — \(q.source)")
             }
             if let m = QualityTable.measured(c.fileType, model: shape) {
                 reasons.append("this model: mean KLD \(formatFixed(m.meanKLD, 4)), PPL ratio \(formatFixed(m.pplRatio ?? 0, 4)) vs F32 — \(m.source)")
             }
-            if c.weights.requiresImatrix { reasons.append("\(c.fileType.name) needs an importance matrix (quant quantize --imatrix)") }
             maxContext = try largestContext(shape, fileType: c.fileType, context: o, budget: budget)
         } else if let smallest = all.min(by: { $0.totalBytes < $1.totalBytes }) {
             reasons.append("nothing fits: the smallest type, \(smallest.fileType.name), needs \(need(smallest, budget))")
