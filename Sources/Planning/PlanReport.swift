@@ -50,9 +50,11 @@ public struct PlanReport: Sendable {
         if c.sequences > 1 { ctx += ", \(c.sequences) sequences\(c.unified ? " (unified)" : "")" }
         out.append(ctx)
         if let kv {
-            var line = "KV cache \(kv.size) (\(formatFixed(ByteSize(bytes: kv.bytes).mib, 2)) MiB): \(kv.full.layers) layers × \(kv.full.cells) cells"
+            let streams = c.streams > 1 ? " × \(c.streams) streams" : ""
+            var line = "KV cache \(kv.size) (\(formatFixed(ByteSize(bytes: kv.bytes).mib, 2)) MiB): "
+                + "\(kv.full.layers) layers × \(kv.full.cells) cells\(streams)"
             if let w = kv.slidingWindow {
-                line += " + \(w.layers) sliding-window layers × \(w.cells) cells (window \(s.slidingWindow))"
+                line += " + \(w.layers) sliding-window layers × \(w.cells) cells\(streams) (window \(s.slidingWindow))"
             }
             out.append(line)
         }

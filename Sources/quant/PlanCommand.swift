@@ -17,7 +17,7 @@ struct PlanCommand: ParsableCommand {
               quant plan model.gguf --ctx 8192 --memory 8GB
               quant plan 70b --gpu 24GB --ram 64GB --ctx 8192 -ctk q8_0 -ctv q8_0
               quant plan --sizes 7b,8b,70b
-              quant plan --compare llama-2-7b,llama-2-13b,llama-2-70b --memory 32GB --ctx 4096
+              quant plan --compare llama-2-7b,llama-2-70b --memory 40GB
             """)
 
     @Argument(help: "GGUF file, checkpoint directory, config.json or standard model name.") var model: String?
@@ -30,6 +30,8 @@ struct PlanCommand: ParsableCommand {
     var parallel = 1
     @Option(name: [.customLong("ubatch"), .customLong("ub", withSingleDash: true)], help: "Physical batch size (llama.cpp's -ub).")
     var ubatch = 512
+    @Flag(name: [.customLong("kv-unified"), .customLong("kvu", withSingleDash: true)],
+          help: "One KV buffer shared by all sequences (llama.cpp's -kvu).") var kvUnified = false
     @Flag(name: .customLong("swa-full"), help: "Full-size cache for sliding-window layers (llama.cpp's --swa-full).") var swaFull = false
     @Option(name: .long, help: "Memory for everything (CPU RAM or unified memory), e.g. 8GB.") var memory: String?
     @Option(name: .long, help: "GPU memory, for partial offload, e.g. 24GB.") var gpu: String?
@@ -64,6 +66,7 @@ struct PlanCommand: ParsableCommand {
             o.sequences = max(parallel, 1)
             o.ubatch = max(ubatch, 1)
             o.swaFull = swaFull
+            o.unified = kvUnified
             let fileType = try type.map { try FileType.choice(named: $0).fileType }
             let report = try PlanReport(shape: s, context: o, budget: budget, fileType: fileType)
             try emit(report.json(), report.text())

@@ -7,7 +7,7 @@ import Testing
 @Suite struct KVCacheTests {
     /// Every recorded run: each cache's cells, layers and K/V MiB (printed with 2 decimals),
     /// for several contexts (incl. one llama.cpp rounds up to 256), cache types, a smaller
-    /// ubatch, two parallel sequences and --swa-full; Gemma-3's sliding-window cache included.
+    /// ubatch, parallel sequences (one stream each, or unified with -kvu) and --swa-full; Gemma-3's sliding-window cache included.
     @Test(arguments: Fixtures.names)
     func matchesLlamaCpp(_ name: String) throws {
         let shape = try Fixtures.shape(name)
@@ -22,6 +22,7 @@ import Testing
                                    typeK: try KVCache.cacheType(caches[0]["k_type"] as! String),
                                    typeV: try KVCache.cacheType(caches[0]["v_type"] as! String))
             o.sequences = seqs
+            o.unified = seqs > 1 && caches[0]["streams"] as! Int == 1  // -kvu: one stream for all sequences
             o.batch = run["n_batch"] as! Int
             o.ubatch = label.contains("ub256") ? 256 : 512
             o.swaFull = run["swa_full"] as! Bool

@@ -44,6 +44,7 @@ for m in smollm2 gemma3 qwen25; do
     done
     run "c4096-ub256" -c 4096 -b 4096 -ub 256
     run "c2048-np2" -c 2048 -b 4096
+    run "c2048-np4-kvu" -c 2048 -b 8192 -kvu
     run "c4096-swafull" -c 4096 -b 4096 --swa-full
     run "c32768" -c 32768 -b 512
     # quality at more types than make-engine-fixtures.sh measures (under a minute each)
