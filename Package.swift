@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Evaluation", "Tokenizers", "Quantization", "DotKernels", "QuantFormats", "GGUF", "QKCore"],
                     exclude: ["Fixtures"],
                     swiftSettings: speed),
-        .testTarget(name: "PlanningTests", dependencies: ["Planning", "Quantization", "GGUF", "QKCore"], exclude: ["Fixtures"],
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "Quantization", "SafeTensors", "GGUF", "QKCore"], exclude: ["Fixtures"],
                     swiftSettings: speed),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "QuantFormats", "QKCore"], swiftSettings: speed),
     ],

@@ -1,6 +1,7 @@
 import Foundation
 import Planning
 import Quantization
+import SafeTensors
 import Testing
 
 /// Shapes synthesized from a Hugging Face config.json equal those of the converted GGUF.
@@ -50,6 +51,41 @@ import Testing
         let s = try #require(StandardModels.named("llama-3.1-8b")).shape()
         #expect(s.tensors.contains { $0.name == "rope_freqs.weight" && $0.shape == [64] })
         #expect(s.parameterCount == 8_030_261_312)
+    }
+
+    /// A checkpoint directory: the config decides the shapes, and the safetensors headers are
+    /// counted to catch a config that does not describe the weights.
+    @Test func checkpointDirectoryIsCrossChecked() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plan-hf-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cfg: [String: Any] = ["model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                                  "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 256,
+                                  "max_position_embeddings": 2048, "torch_dtype": "float16"]
+        try JSONSerialization.data(withJSONObject: cfg).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        var specs = [("model.embed_tokens.weight", [256, 64]), ("model.norm.weight", [64]), ("lm_head.weight", [256, 64])]
+        for i in 0 ..< 2 {
+            let p = "model.layers.\(i)."
+            specs += [(p + "self_attn.q_proj.weight", [64, 64]), (p + "self_attn.k_proj.weight", [32, 64]),
+                      (p + "self_attn.v_proj.weight", [32, 64]), (p + "self_attn.o_proj.weight", [64, 64]),
+                      (p + "mlp.gate_proj.weight", [128, 64]), (p + "mlp.up_proj.weight", [128, 64]),
+                      (p + "mlp.down_proj.weight", [64, 128]), (p + "input_layernorm.weight", [64]),
+                      (p + "post_attention_layernorm.weight", [64])]
+        }
+        func write(_ specs: [(String, [Int])]) throws {
+            let w = try SafeTensorsWriter(path: dir + "/model.safetensors",
+                                          tensors: specs.map { try SafeTensorSpec(name: $0.0, dtype: .f16, shape: $0.1) })
+            for spec in w.tensors {
+                try [UInt8](repeating: 0, count: spec.byteCount).withUnsafeBytes { try w.append($0) }
+            }
+            try w.commit()
+        }
+        try write(specs)
+        let ok = try ModelShape.load(path: dir)
+        #expect(ok.notes.isEmpty && ok.parameterCount == specs.reduce(0) { $0 + $1.1.reduce(1, *) })
+        #expect(ok.tensors.contains { $0.name == "output.weight" })
+        try write(specs.filter { $0.0 != "lm_head.weight" })  // tied in fact, untied in the config
+        #expect(try ModelShape.load(path: dir).notes.count == 1)
     }
 
     @Test func rejectsUnsupportedArchitectures() {
