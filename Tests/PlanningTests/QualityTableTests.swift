@@ -20,7 +20,7 @@ import Testing
                 compared += 1
             }
         }
-        #expect(compared >= 13)
+        #expect(compared >= 21)
     }
 
     /// The ranking follows the published KLD, and every ranked type has its source.
