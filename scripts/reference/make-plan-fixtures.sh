@@ -10,7 +10,11 @@
 #  - quality: mean KLD / PPL ratio / same-top-p of llama-perplexity --kl-divergence against the F32
 #    model (the .kld files of make-engine-fixtures.sh, plus SmolLM2 at a few more types).
 #
-#   scripts/reference/make-plan-fixtures.sh LLAMA_BIN_DIR [WORK_DIR]
+#   IMATRIX_DIR=DIR scripts/reference/make-plan-fixtures.sh LLAMA_BIN_DIR [WORK_DIR]
+#
+# IMATRIX_DIR holds <shipped model name>.imatrix.gguf importance matrices (llama-imatrix on the F32
+# models), used for the IQ types and Q2_K_S as llama-quantize requires; the recorded run used
+# /work/cmpout. Delete a WORK_DIR/plan/*.log or *.kld file to have it measured again.
 #
 # LLAMA_BIN_DIR: llama-quantize and llama-perplexity built from the llama-cpp-python==0.3.36 sdist
 # (vendor/llama.cpp, CPU). WORK_DIR: make-engine-fixtures.sh's work dir (F32 models, logits, .kld).
