@@ -15,7 +15,7 @@ let package = Package(
     products: [
         .executable(name: "quant", targets: ["quant"]),
         .library(name: "QuantKit", targets: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
-                                             "Tokenizers", "DotKernels", "Inference", "Evaluation", "Calibration", "Conversion"]),
+                                             "Tokenizers", "DotKernels", "Inference", "Evaluation", "Calibration", "Conversion", "Planning"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,12 +50,15 @@ let package = Package(
                 swiftSettings: speed),
         // Perplexity, KL divergence, generation and speed benchmarks on top of the engine.
         .target(name: "Evaluation", dependencies: ["QKCore", "GGUF", "Inference", "Tokenizers"], swiftSettings: speed),
+        // Memory planning: exact weight sizes per file type, KV cache and compute buffers, and
+        // the quant that fits a machine (`quant plan`).
+        .target(name: "Planning", dependencies: ["QKCore", "GGUF", "SafeTensors", "Quantization"], swiftSettings: speed),
         // Calibration statistics collected with the engine: importance matrices.
         .target(name: "Calibration", dependencies: ["QKCore", "GGUF", "Quantization", "Inference", "Evaluation"],
                 swiftSettings: speed),
         .executableTarget(name: "quant", dependencies: [
             "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
-            "Tokenizers", "DotKernels", "Inference", "Evaluation", "Calibration", "Conversion",
+            "Tokenizers", "DotKernels", "Inference", "Evaluation", "Calibration", "Conversion", "Planning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: speed),
@@ -75,6 +78,8 @@ let package = Package(
                     exclude: ["Fixtures"], swiftSettings: speed),
         .testTarget(name: "ConversionTests", dependencies: ["Conversion", "Quantization", "SafeTensors", "GGUF", "QKCore"],
                     exclude: ["Fixtures"],
+                    swiftSettings: speed),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "Quantization", "SafeTensors", "GGUF", "QKCore"], exclude: ["Fixtures"],
                     swiftSettings: speed),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "QuantFormats", "QKCore"], swiftSettings: speed),
     ],
