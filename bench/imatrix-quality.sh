@@ -22,11 +22,15 @@ NAME="$(basename "$F32" .gguf)"
 WORK="${WORK:-/tmp/qk-imatrix-quality/$NAME}"; mkdir -p "$WORK"
 now() { date +%s.%N; }
 
-t0=$(now)
-[[ -s "$WORK/quant.imatrix.gguf" ]] || "$QUANT" imatrix -m "$F32" -f "$CALIB" -c "$CTX" --chunks "$CALIB_CHUNKS" "${T[@]}" -o "$WORK/quant.imatrix.gguf" > "$WORK/imatrix.log" 2>&1
-t_ours=$(echo "$(now) - $t0" | bc)
-echo "quant imatrix: $CALIB_CHUNKS chunks of $CTX in ${t_ours} s ($(grep -o 'PPL = [0-9.]*' "$WORK/imatrix.log"))"
-if [[ -n "${LLAMA_BIN_DIR:-}" && ! -s "$WORK/llama.imatrix.gguf" ]]; then
+if [[ -s "$WORK/quant.imatrix.gguf" ]]; then
+    echo "quant imatrix: reusing $WORK/quant.imatrix.gguf"
+else
+    t0=$(now)
+    "$QUANT" imatrix -m "$F32" -f "$CALIB" -c "$CTX" --chunks "$CALIB_CHUNKS" "${T[@]}" -o "$WORK/quant.imatrix.gguf" > "$WORK/imatrix.log" 2>&1
+    t_ours=$(echo "$(now) - $t0" | bc)
+    echo "quant imatrix: $CALIB_CHUNKS chunks of $CTX in ${t_ours} s ($(grep -o 'PPL = [0-9.]*' "$WORK/imatrix.log"))"
+fi
+if [[ -n "${LLAMA_BIN_DIR:-}" && ! -s "$WORK/llama.imatrix.gguf" && -n "${t_ours:-}" ]]; then
     t0=$(now)
     "$LLAMA_BIN_DIR/llama-imatrix" -m "$F32" -f "$CALIB" -c "$CTX" --chunks "$CALIB_CHUNKS" -b "$CTX" ${THREADS:+-t $THREADS} \
         -o "$WORK/llama.imatrix.gguf" > "$WORK/llama-imatrix.log" 2>&1
