@@ -31,6 +31,9 @@ public final class ImatrixCollector: ActivationObserver, @unchecked Sendable {
 
     public func observe(_ matrices: [Matrix], input: UnsafePointer<Float>, tokens: Int, pool: ThreadPool, threads: Int) {
         guard tokens >= 16 else { return }
+        // Matrices sharing this input (q/k/v, gate/up) usually hold equal statistics: the sums
+        // are then computed once and reused, which is exactly what recomputing them would give.
+        var last: (before: ImatrixData.Entry, after: ImatrixData.Entry, finite: Bool)?
         for m in matrices where collects(m.name) {
             let n = m.cols
             var e = data.entries.removeValue(forKey: m.name) ?? ImatrixData.Entry(sums: [], counts: [])
@@ -45,12 +48,19 @@ public final class ImatrixCollector: ActivationObserver, @unchecked Sendable {
                 data.entries[m.name] = e
                 continue
             }
+            if let last, last.before == e {
+                if !last.finite { nonFinite = nonFinite ?? m.name }
+                data.entries[m.name] = last.after
+                continue
+            }
+            let before = e
             let finite = e.sums.withUnsafeMutableBufferPointer { acc in
                 Self.accumulate(input, tokens: tokens, columns: n, into: acc.baseAddress!, pool: pool, threads: threads)
             }
             if !finite { nonFinite = nonFinite ?? m.name }
             for i in e.counts.indices { e.counts[i] += Int64(tokens) }
             data.entries[m.name] = e
+            last = (before, e, finite)
         }
     }
 
