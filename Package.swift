@@ -34,7 +34,7 @@ let package = Package(
         // Human and JSON summaries of model files (`quant inspect`).
         .target(name: "Inspection", dependencies: ["QKCore", "GGUF", "SafeTensors"], swiftSettings: speed),
         // Whole-file quantization pipelines built on the formats.
-        .target(name: "Quantization", dependencies: ["QKCore", "GGUF", "SafeTensors", "QuantFormats",
+        .target(name: "Quantization", dependencies: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "CKernels",
                                                      .product(name: "Logging", package: "swift-log")], swiftSettings: speed),
         // Hugging Face checkpoints → the GGUF llama.cpp's converter writes, optionally quantized in one pass.
         .target(name: "Conversion", dependencies: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Tokenizers"],
@@ -53,8 +53,8 @@ let package = Package(
         // Memory planning: exact weight sizes per file type, KV cache and compute buffers, and
         // the quant that fits a machine (`quant plan`).
         .target(name: "Planning", dependencies: ["QKCore", "GGUF", "SafeTensors", "Quantization"], swiftSettings: speed),
-        // Calibration statistics collected with the engine: importance matrices.
-        .target(name: "Calibration", dependencies: ["QKCore", "GGUF", "Quantization", "Inference", "Evaluation"],
+        // Calibration statistics collected with the engine: importance matrices, GPTQ Hessians.
+        .target(name: "Calibration", dependencies: ["QKCore", "GGUF", "Quantization", "Inference", "Evaluation", "CKernels"],
                 swiftSettings: speed),
         .executableTarget(name: "quant", dependencies: [
             "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
@@ -81,7 +81,7 @@ let package = Package(
                     swiftSettings: speed),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Quantization", "SafeTensors", "GGUF", "QKCore"], exclude: ["Fixtures"],
                     swiftSettings: speed),
-        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "QuantFormats", "QKCore"], swiftSettings: speed),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "QuantFormats", "QKCore", "CKernels"], swiftSettings: speed),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -66,11 +66,12 @@ public enum QuantCodec {
     public static func requiresImportance(_ type: GGMLType) -> Bool { table[type]?.requiresImportance ?? false }
 
     /// Quantizes `rows` rows of `n` floats each from `src` into `dst` (rows × `type.rowSize(n)`
-    /// bytes), spreading rows over the shared thread pool.
+    /// bytes), spreading rows over the shared thread pool. `codec` replaces ggml's quantizer
+    /// by another encoder of the same type (a better method, same format).
     public static func quantize(_ type: GGMLType, src: UnsafePointer<Float>, dst: UnsafeMutableRawPointer,
-                                rows: Int, n: Int, importance: UnsafePointer<Float>? = nil,
+                                rows: Int, n: Int, importance: UnsafePointer<Float>? = nil, using codec: RowCodec? = nil,
                                 pool: ThreadPool = .shared, threads: Int? = nil) throws {
-        guard let c = table[type] else { throw QuantKitError("quantizing to \(type.name) is not supported") }
+        guard let c = codec ?? table[type] else { throw QuantKitError("quantizing to \(type.name) is not supported") }
         guard n % type.blockSize == 0 else {
             throw QuantKitError("row length \(n) is not a multiple of \(type.name)'s block size \(type.blockSize)")
         }

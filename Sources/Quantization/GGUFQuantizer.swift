@@ -91,7 +91,8 @@ public enum GGUFQuantizer {
     }
 
     /// Quantizes `input` into `outputPath` following `plan` (tensors written in plan order),
-    /// with `metadata` as the output's metadata.
+    /// with `metadata` as the output's metadata. `method` chooses how blocks are encoded (ggml's
+    /// quantizers by default: byte-identical with llama-quantize).
     ///
     /// With `keepSplit` (llama-quantize's `--keep-split`), the output has the input's shards:
     /// `outputPath` is then a prefix (a trailing `.gguf` is dropped), the files are named
@@ -100,7 +101,7 @@ public enum GGUFQuantizer {
     /// split keys. All shards appear together at the end (atomically, one rename each).
     public static func run(input: GGUFModel, plan planIn: [PlannedTensor], metadata: GGUFMetadata, outputPath: String,
                            imatrix: ImportanceMatrix?, allowRequantize: Bool = false, keepSplit: Bool = false,
-                           pool: ThreadPool = .shared, threads: Int? = nil,
+                           method: QuantizationMethod = .ggml, pool: ThreadPool = .shared, threads: Int? = nil,
                            progress: ((QuantizeProgress) -> Void)? = nil) throws -> QuantizeSummary {
         try validate(planIn, input: input, imatrix: imatrix, allowRequantize: allowRequantize)
         let start = DispatchTime.now().uptimeNanoseconds
@@ -115,6 +116,7 @@ public enum GGUFQuantizer {
         let plan = outputs.flatMap(\.plan)
         let shardOfPlan = outputs.enumerated().flatMap { i, o in Array(repeating: i, count: o.plan.count) }
         let converter = TensorConverter(pool: pool, threads: threads)
+        let codecs = MethodCodecs(method: method, plan: plan)
         let totalIn = plan.reduce(0) { $0 + $1.inputBytes }
         var doneIn = 0
         var counts: [GGMLType: Int] = [:]
@@ -131,7 +133,8 @@ public enum GGUFQuantizer {
             let experts = info.shape.count > 2 ? info.shape[2...].reduce(1, *) : 1
             let usable = p.outputType.isQuantized ? imatrix?.weights(for: p.name).flatMap { $0.count == info.rowLength * experts ? $0 : nil } : nil
             let rowBytes = info.type.rowSize(info.rowLength)
-            try converter.convert(data, inType: info.type, shape: info.shape, to: p.outputType, importance: usable,
+            let codec = try codecs.codec(for: p, importance: info.shape.count == 2 ? usable : nil)
+            try converter.convert(data, inType: info.type, shape: info.shape, to: p.outputType, importance: usable, codec: codec,
                                   sink: { try writer.append($0) },
                                   progress: { rows in
                                       if let mapping, rows * rowBytes - released >= 1 << 20 || rows == info.rowCount {

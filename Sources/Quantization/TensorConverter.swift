@@ -47,9 +47,10 @@ public final class TensorConverter {
 
     /// Streams `data` (a tensor of `inType` with `shape`, innermost first) converted to `outType`
     /// into `sink`, chunk by chunk, in order. `importance` holds one weight per column, or one
-    /// row of weights per expert for 3-D tensors. `progress` is called with the rows done.
+    /// row of weights per expert for 3-D tensors. `codec`, when given, encodes the rows instead of
+    /// ggml's quantizer (another method, same type). `progress` is called with the rows done.
     public func convert(_ data: UnsafeRawBufferPointer, inType: GGMLType, shape: [Int], to outType: GGMLType,
-                        importance: [Float]? = nil,
+                        importance: [Float]? = nil, codec: RowCodec? = nil,
                         sink: (UnsafeRawBufferPointer) throws -> Void,
                         progress: ((Int) -> Void)? = nil) throws {
         let n = shape.first ?? 1
@@ -96,10 +97,10 @@ public final class TensorConverter {
             if let importance {
                 let offset = importance.count == n ? 0 : matrix * n
                 try importance.withUnsafeBufferPointer { w in
-                    try QuantCodec.quantize(outType, src: src, dst: output, rows: m, n: n, importance: w.baseAddress! + offset, pool: pool, threads: threads)
+                    try QuantCodec.quantize(outType, src: src, dst: output, rows: m, n: n, importance: w.baseAddress! + offset, using: codec, pool: pool, threads: threads)
                 }
             } else {
-                try QuantCodec.quantize(outType, src: src, dst: output, rows: m, n: n, pool: pool, threads: threads)
+                try QuantCodec.quantize(outType, src: src, dst: output, rows: m, n: n, using: codec, pool: pool, threads: threads)
             }
             try sink(UnsafeRawBufferPointer(start: output, count: m * outRow))
             r += m

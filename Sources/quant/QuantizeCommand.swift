@@ -34,6 +34,7 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(name: [.customLong("keep-split")], help: "Write the output in the same shards as the split input (OUT is then a prefix: OUT-00001-of-0000N.gguf).")
     var keepSplit = false
     @Flag(name: [.customLong("dry-run")], help: "Print the per-tensor plan and final size; write nothing.") var dryRun = false
+    @OptionGroup var methodOptions: MethodOptions
     @Option(name: [.short, .long], help: "Threads (default: all cores).") var threads: Int?
     @Flag(name: .long, help: "Print a machine-readable summary.") var json = false
     @Flag(name: .long, help: "No progress output.") var quiet = false
@@ -70,9 +71,13 @@ struct QuantizeCommand: ParsableCommand {
                 return
             }
             let pool = threads.map { ThreadPool(threads: $0) } ?? .shared
+            let method = try methodOptions.resolve(modelPath: input, threads: threads) { line in
+                if !quiet { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            }
             let reporter = ProgressLine(enabled: !quiet && !json)
             let summary = try GGUFQuantizer.run(input: model, plan: job.plan, metadata: job.metadata, outputPath: output,
-                                                imatrix: job.imatrix, allowRequantize: job.allowRequantize, keepSplit: keepSplit, pool: pool,
+                                                imatrix: job.imatrix, allowRequantize: job.allowRequantize, keepSplit: keepSplit,
+                                                method: method, pool: pool,
                                                 progress: { p in
                 reporter.update("[\(p.tensorIndex + 1)/\(p.tensorCount)] \(p.tensorName) \(CLI.mib(p.bytesDone)) / \(CLI.mib(p.bytesTotal))"
                                 + (p.remaining.map { String(format: ", ETA %.0fs", $0) } ?? ""))
@@ -81,7 +86,7 @@ struct QuantizeCommand: ParsableCommand {
             let types = summary.typeCounts.sorted { $0.value > $1.value }.map { "\($0.key.name): \($0.value)" }
             if json {
                 let obj: [String: Any] = [
-                    "input": input, "output": output, "files": summary.files, "file_type": job.fileTypeName,
+                    "input": input, "output": output, "files": summary.files, "file_type": job.fileTypeName, "method": method.name,
                     "input_bytes": summary.inputBytes, "output_bytes": summary.outputBytes, "file_bytes": summary.fileBytes,
                     "parameters": summary.parameters, "bits_per_weight": summary.bitsPerWeight, "seconds": summary.seconds,
                     "tensor_types": Dictionary(uniqueKeysWithValues: summary.typeCounts.map { ($0.key.name, $0.value) }),

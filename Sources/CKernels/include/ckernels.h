@@ -48,4 +48,20 @@ void qk_matmul_avx2_ex(int type, int n, const void *w, size_t w_row_bytes, int64
                        const void *a, size_t a_row_bytes, int tokens, float *out, size_t out_stride,
                        int tiled_min_tokens);
 
+// ---------------------------------------------------------------------------------------------
+// Dense linear algebra for calibration (GPTQ): portable, with AVX2 paths chosen at run time.
+// Not bit-exact with anything; results differ from a naive loop only by summation order.
+// ---------------------------------------------------------------------------------------------
+
+/// h[i*n + j] += sum over t < tokens of x[t*ld + i] * x[t*ld + j], for rows i in [i0, i1) and
+/// every j >= i (the upper triangle; some entries just below the diagonal are touched too and
+/// are meaningless). Single-threaded: split [0, n) in row ranges across threads.
+void qk_syrk_upper(const float *x, int tokens, int n, int ld, float *h, int i0, int i1);
+
+/// Replaces the symmetric positive-definite n x n matrix `a` (row-major) by the upper-triangular
+/// U with inverse(a) = U^T U (zeros below the diagonal) — GPTQ's factor — through one Cholesky
+/// factorization of the reversed matrix and one triangular inverse. Returns 0, or k + 1 when
+/// the matrix is not positive definite at pivot k (then `a` holds garbage).
+int qk_cholesky_inverse_upper(double *a, int n);
+
 #endif

@@ -1,0 +1,92 @@
+import QKCore
+import QuantFormats
+
+/// The `search` method: per block, a wider search than ggml's for the encoding with the least
+/// (importance-weighted) squared error *as decoded*, in the same block format.
+///
+/// Candidates come from ggml's own quantizer, both without and with weights (its weighted path
+/// searches differently). For types with a `BlockGrid`, each candidate's block scale is then
+/// swept over a range of factors with every value re-rounded to the scaled grid; the block
+/// decoding closest to the input wins. Lattice types (IQ1–IQ3…) only choose between ggml's
+/// candidates. Never worse than ggml's block on that error, by construction.
+public enum ScaleSearch {
+    /// Factors applied to the block's super-scales (d, dmin): a coarse sweep, then a finer
+    /// step either side of the best.
+    static let coarseFactors: [Float] = (0 ..< 15).map { 0.86 + 0.02 * Float($0) }
+    static let fineStep: Float = 0.01
+
+    /// A row quantizer for `type` with the search described above; `importance` (per column,
+    /// an imatrix row) weights the error when given.
+    public static func codec(_ type: GGMLType) throws -> RowCodec {
+        guard let base = QuantCodec.codec(type), type.isQuantized else {
+            throw QuantKitError("search: \(type.name) is not a quantized type")
+        }
+        let grid = BlockGrid.grid(for: type)
+        let block = grid?.blockSize ?? type.blockSize
+        let blockBytes = type.rowSize(block)
+        let requires = base.requiresImportance
+        return RowCodec(quantize: { src, dst, n, importance in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 5 * block) { fb in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 3 * blockBytes + block) { bb in
+                    let ones = fb.baseAddress!, deq = ones + block, a = deq + block, b = a + block, wv = b + block
+                    let cand = bb.baseAddress!, scaled = cand + blockBytes, best = scaled + blockBytes, q = best + blockBytes
+                    ones.initialize(repeating: 1, count: block)
+                    for start in stride(from: 0, to: n, by: block) {
+                        let x = src + start
+                        let weights: UnsafePointer<Float> = importance.map { $0 + start } ?? UnsafePointer(ones)
+                        for i in 0 ..< block { wv[i] = weights[i] }
+                        var bestError = Float.infinity
+                        func consider(_ bytes: UnsafeMutablePointer<UInt8>) {
+                            base.dequantize(bytes, deq, block)
+                            var e: Float = 0
+                            for i in 0 ..< block { let d = deq[i] - x[i]; e += wv[i] * d * d }
+                            if e < bestError {
+                                bestError = e
+                                best.update(from: bytes, count: blockBytes)
+                            }
+                        }
+                        let paths: [UnsafePointer<Float>?] = requires ? [weights] : [nil, weights]
+                        for path in paths {
+                            base.quantize(x, cand, block, path)
+                            consider(cand)
+                            guard let grid else { continue }
+                            // The scaled grid's error, values re-rounded; kept when it is the best.
+                            func tryFactor(_ f: Float) -> Float {
+                                scaled.update(from: cand, count: blockBytes)
+                                for off in grid.superScaleOffsets {
+                                    let d = Float(Float16(bitPattern: UInt16(scaled[off]) | UInt16(scaled[off + 1]) << 8))
+                                    let bits = Float16(d * f).bitPattern
+                                    scaled[off] = UInt8(truncatingIfNeeded: bits)
+                                    scaled[off + 1] = UInt8(truncatingIfNeeded: bits >> 8)
+                                }
+                                grid.scales(scaled, a, b)
+                                var e: Float = 0
+                                for i in 0 ..< block {
+                                    let qi = grid.nearest(x[i], a: a[i], b: b[i])
+                                    q[i] = UInt8(qi)
+                                    let d = grid.value(qi, a: a[i], b: b[i]) - x[i]
+                                    e += wv[i] * d * d
+                                }
+                                if e < bestError {
+                                    bestError = e
+                                    grid.pack(q, scaled)
+                                    best.update(from: scaled, count: blockBytes)
+                                }
+                                return e
+                            }
+                            // Coarse sweep, then the two neighbours halfway around the best factor.
+                            var bestF: Float = 1, bestE = Float.infinity
+                            for f in coarseFactors {
+                                let e = tryFactor(f)
+                                if e < bestE { bestE = e; bestF = f }
+                            }
+                            _ = tryFactor(bestF - fineStep)
+                            _ = tryFactor(bestF + fineStep)
+                        }
+                        (dst.assumingMemoryBound(to: UInt8.self) + (start / block) * blockBytes).update(from: best, count: blockBytes)
+                    }
+                }
+            }
+        }, dequantize: base.dequantize, requiresImportance: requires)
+    }
+}
