@@ -61,6 +61,9 @@ struct QuantizeCommand: ParsableCommand {
             let params = job.plan.reduce(0) { $0 + $1.shape.reduce(1, *) }
             if dryRun {
                 try GGUFQuantizer.validate(job.plan, input: model, imatrix: job.imatrix, allowRequantize: true)
+                if methodOptions.saveHessians != nil {   // collect and save the statistics only
+                    _ = try methodOptions.resolve(modelPath: input, threads: threads) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+                }
                 for (i, p) in job.plan.enumerated() {
                     let shape = p.shape.map(String.init).joined(separator: " x ")
                     let change = p.inputType == p.outputType ? "keep \(p.outputType.name)" : "\(p.inputType.name) -> \(p.outputType.name)"

@@ -1,0 +1,131 @@
+import CKernels
+import Foundation
+import GGUF
+import QKCore
+import QuantFormats
+import Quantization
+import Testing
+
+/// The building blocks of `--method search|gptq`: the linear algebra (against plain loops), the
+/// scale search (never worse than ggml's block, better overall), the Hessians file, and whole
+/// files (same types and sizes as ggml's method).
+struct MethodsTests {
+    /// A deterministic pseudo-random generator (xorshift), so failures reproduce.
+    struct Rand {
+        var s: UInt64
+        mutating func next() -> Float {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            return Float(s >> 40) / Float(1 << 24) * 2 - 1
+        }
+    }
+
+    @Test(arguments: [1, 5, 37, 64, 130])
+    func syrkMatchesPlainLoops(n: Int) {
+        var r = Rand(s: 0x9e3779b97f4a7c15 &+ UInt64(n))
+        let tokens = 23
+        let x = (0 ..< tokens * n).map { _ in r.next() }
+        var h = [Float](repeating: 0.5, count: n * n)
+        x.withUnsafeBufferPointer { xp in
+            h.withUnsafeMutableBufferPointer { hp in
+                qk_syrk_upper(xp.baseAddress!, Int32(tokens), Int32(n), Int32(n), hp.baseAddress!, 0, Int32(n / 2))
+                qk_syrk_upper(xp.baseAddress!, Int32(tokens), Int32(n), Int32(n), hp.baseAddress!, Int32(n / 2), Int32(n))
+            }
+        }
+        for i in 0 ..< n {
+            for j in i ..< n {
+                var s = 0.5 as Double
+                for t in 0 ..< tokens { s += Double(x[t * n + i]) * Double(x[t * n + j]) }
+                #expect(abs(Double(h[i * n + j]) - s) < 1e-4 * max(1, abs(s)), "H[\(i)][\(j)] = \(h[i * n + j]), want \(s)")
+            }
+        }
+    }
+
+    @Test(arguments: [1, 6, 33, 100])
+    func factorInvertsTheDampedHessian(n: Int) throws {
+        var r = Rand(s: 42 &+ UInt64(n))
+        let m = Hessians.Moment(n: n)
+        let tokens = 3 * n + 5
+        let x = (0 ..< tokens * n).map { _ in r.next() }
+        x.withUnsafeBufferPointer { xp in
+            m.sum.withUnsafeMutableBufferPointer { qk_syrk_upper(xp.baseAddress!, Int32(tokens), Int32(n), Int32(n), $0.baseAddress!, 0, Int32(n)) }
+        }
+        m.rows = Int64(tokens)
+        let f = try GPTQFactor(m, damping: 0.01)
+        // (H + λ·mean(diag)·I) · Uᵀ U = I
+        let mean = (0 ..< n).reduce(0.0) { $0 + Double(m.diagonal($1)) } / Double(n)
+        func h(_ i: Int, _ j: Int) -> Double {
+            (i <= j ? Double(m.sum[i * n + j]) : Double(m.sum[j * n + i])) + (i == j ? 0.01 * mean : 0)
+        }
+        var worst = 0.0
+        for i in 0 ..< n {
+            for j in 0 ..< n {
+                var s = 0.0
+                for k in 0 ..< n {
+                    var utu = 0.0   // (UᵀU)[k][j]
+                    for l in 0 ... min(k, j) { utu += Double(f.u[l * n + k]) * Double(f.u[l * n + j]) }
+                    s += h(i, k) * utu
+                }
+                worst = max(worst, abs(s - (i == j ? 1 : 0)))
+            }
+            for j in 0 ..< i { #expect(f.u[i * n + j] == 0) }
+        }
+        #expect(worst < 1e-3, "n=\(n): max |H·H⁻¹ − I| = \(worst)")
+    }
+
+    @Test(arguments: BlockGrid.supportedTypes + [.iq3_s, .iq2_s])
+    func searchIsNeverWorseThanGGML(type: GGMLType) throws {
+        let input = try GGUFFile(path: "\(PureQuantizeGoldenTests.golden)/inputs.gguf")
+        let codec = try #require(QuantCodec.codec(type))
+        let search = try ScaleSearch.codec(type)
+        var totalGGML = 0.0, totalSearch = 0.0
+        for t in input.tensors where t.name.hasPrefix("real_") || t.name.hasPrefix("gauss") {
+            let n = t.rowLength
+            let x = Array(input.data(of: t).bindMemory(to: Float.self))
+            let rb = type.rowSize(n)
+            for r in 0 ..< t.rowCount {
+                var a = [UInt8](repeating: 0, count: rb), b = a
+                var da = [Float](repeating: 0, count: n), db = da
+                x.withUnsafeBufferPointer { xp in
+                    codec.quantize(xp.baseAddress! + r * n, &a, n, nil)
+                    search.quantize(xp.baseAddress! + r * n, &b, n, nil)
+                }
+                codec.dequantize(a, &da, n)
+                search.dequantize(b, &db, n)
+                let block = BlockGrid.grid(for: type)?.blockSize ?? type.blockSize
+                for s in stride(from: 0, to: n, by: block) {
+                    var ea = 0.0, eb = 0.0
+                    for i in s ..< s + block {
+                        ea += Double(da[i] - x[r * n + i]) * Double(da[i] - x[r * n + i])
+                        eb += Double(db[i] - x[r * n + i]) * Double(db[i] - x[r * n + i])
+                    }
+                    #expect(eb <= ea * (1 + 1e-5), "\(type.name) \(t.name) row \(r) block \(s / block): search \(eb) > ggml \(ea)")
+                    totalGGML += ea
+                    totalSearch += eb
+                }
+            }
+        }
+        print("search \(type.name): squared error \(totalSearch / totalGGML)× ggml's")
+        #expect(totalSearch < 0.995 * totalGGML, "\(type.name): search \(totalSearch) vs ggml \(totalGGML)")
+    }
+
+    @Test func hessiansFileRoundTrips() throws {
+        let h = Hessians()
+        let a = h.moment(sharedBy: ["blk.0.attn_q.weight", "blk.0.attn_k.weight"], n: 3)
+        a.sum = (0 ..< 9).map { Float($0) }
+        a.rows = 17
+        let b = h.moment(sharedBy: ["blk.0.ffn_down.weight"], n: 2)
+        b.sum = [1, 2, 3, 4]
+        b.rows = 5
+        let path = NSTemporaryDirectory() + "qk-hessians-\(UUID().uuidString).gguf"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try h.write(to: path)
+        let back = try Hessians(path: path)
+        #expect(back.names == h.names)
+        let q = try #require(back.moment(for: "blk.0.attn_q.weight"))
+        #expect(q === back.moment(for: "blk.0.attn_k.weight"))
+        #expect(q.sum == a.sum && q.rows == 17)
+        #expect(back.moment(for: "blk.0.ffn_down.weight")?.sum == [1, 2, 3, 4])
+        // Not a Hessians file: a clear error naming it.
+        #expect(throws: QuantKitError.self) { try Hessians(path: "\(PureQuantizeGoldenTests.golden)/inputs.gguf") }
+    }
+}
