@@ -5,8 +5,8 @@ import QuantFormats
 /// (importance-weighted) squared error *as decoded*, in the same block format.
 ///
 /// Candidates come from ggml's own quantizer, both without and with weights (its weighted path
-/// searches differently). For types with a `BlockGrid`, each candidate's block scale is then
-/// swept over a range of factors with every value re-rounded to the scaled grid; the block
+/// searches differently). For types with a `BlockGrid`, the better candidate's block scale is
+/// then swept over a range of factors with every value re-rounded to the scaled grid; the block
 /// decoding closest to the input wins. Lattice types (IQ1–IQ3…) only choose between ggml's
 /// candidates. Never worse than ggml's block on that error, by construction.
 public enum ScaleSearch {
@@ -46,10 +46,15 @@ public enum ScaleSearch {
                             }
                         }
                         let paths: [UnsafePointer<Float>?] = requires ? [weights] : [nil, weights]
+                        // ggml's candidates (without and with weights); the scale sweep then
+                        // starts from the better of them.
                         for path in paths {
-                            base.quantize(x, cand, block, path)
-                            consider(cand)
-                            guard let grid else { continue }
+                            base.quantize(x, scaled, block, path)
+                            let before = bestError
+                            consider(scaled)
+                            if bestError < before { cand.update(from: scaled, count: blockBytes) }
+                        }
+                        if let grid {
                             // The scaled grid's error, values re-rounded; kept when it is the best.
                             func tryFactor(_ f: Float) -> Float {
                                 scaled.update(from: cand, count: blockBytes)

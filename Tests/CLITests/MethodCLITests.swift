@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+
+/// `quant quantize --method search|gptq` as a user runs it: same tensor types and size as the
+/// ggml method, files that llama.cpp's own reader (the `gguf` package) opens, Hessians saved
+/// and reused, and clear errors.
+@Suite struct MethodCLITests {
+    let smol: String
+    let text: String
+    init() throws {
+        smol = try CLI.model("SmolLM2-135M-Instruct.Q4_1.gguf")
+        text = "\(CLI.models)/text/eng/philosophy.txt"
+    }
+
+    /// name → type of every tensor, read by the `gguf` package.
+    func types(_ path: String) throws -> String {
+        let r = try CLI.run([], shell: "python3 -c \"import sys; from gguf import GGUFReader; print(sorted((t.name, t.tensor_type.name) for t in GGUFReader(sys.argv[1]).tensors))\" \(path)")
+        #expect(r.status == 0, "\(r.stderr)")
+        return String(decoding: r.stdout, as: UTF8.self)
+    }
+
+    @Test func methodsKeepTypesAndSize() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = ["quantize", "--quiet", "--allow-requantize"]
+        #expect(try CLI.run(base + [smol, "\(dir)/ggml.gguf", "Q3_K_M"]).status == 0)
+        let search = try CLI.run(base + ["--method", "search", smol, "\(dir)/search.gguf", "Q3_K_M"])
+        #expect(search.status == 0, "\(search.stderr)")
+        let gptq = try CLI.run(base + ["--method", "gptq", "--calibration", text, "--calibration-chunks", "2", "--calibration-ctx", "128",
+                                       "--save-hessians", "\(dir)/h.gguf", smol, "\(dir)/gptq.gguf", "Q3_K_M"])
+        #expect(gptq.status == 0, "\(gptq.stderr)")
+        let again = try CLI.run(base + ["--method", "gptq", "--hessians", "\(dir)/h.gguf", smol, "\(dir)/gptq2.gguf", "Q3_K_M"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let size = { (p: String) in (try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? -1 }
+        let reference = try types("\(dir)/ggml.gguf")
+        for m in ["search", "gptq", "gptq2"] {
+            #expect(size("\(dir)/\(m).gguf") == size("\(dir)/ggml.gguf"), "\(m)")
+            #expect(try types("\(dir)/\(m).gguf") == reference, "\(m)")
+        }
+        // The saved Hessians give the very same file; the methods change the blocks.
+        #expect(FileManager.default.contentsEqual(atPath: "\(dir)/gptq.gguf", andPath: "\(dir)/gptq2.gguf"))
+        #expect(!FileManager.default.contentsEqual(atPath: "\(dir)/gptq.gguf", andPath: "\(dir)/ggml.gguf"))
+        #expect(!FileManager.default.contentsEqual(atPath: "\(dir)/search.gguf", andPath: "\(dir)/ggml.gguf"))
+    }
+
+    @Test func clearErrors() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cases: [([String], String)] = [
+            (["--method", "gptq"], "needs either --calibration"),
+            (["--method", "best"], "--method must be ggml, search or gptq"),
+            (["--calibration", text], "only used by --method gptq"),
+            (["--method", "gptq", "--hessians", "\(CLI.models)/derived/missing.gguf"], "missing.gguf"),
+        ]
+        for (args, message) in cases {
+            let r = try CLI.run(["quantize", "--allow-requantize"] + args + [smol, "\(dir)/out.gguf", "Q4_0"])
+            #expect(r.status != 0)
+            #expect(r.stderr.contains(message), "\(args): \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: "\(dir)/out.gguf"))
+        }
+    }
+}
