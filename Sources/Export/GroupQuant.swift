@@ -39,7 +39,7 @@ public struct QuantGrid: Sendable, Equatable {
 
     /// The storage type's machine epsilon: the scale of a group that is all zeros (as
     /// compressed-tensors substitutes `torch.finfo(dtype).eps` for a zero scale).
-    var zeroScale: Float {
+    @usableFromInline var zeroScale: Float {
         switch scaleType {
         case .f16: return 0.0009765625
         case .bf16: return 0.0078125
