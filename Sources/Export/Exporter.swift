@@ -180,6 +180,7 @@ public enum Exporter {
             if isQuantizedLinear(e) && !r.foldOnly {
                 let prefix = String(e.name.dropLast(7))
                 var w = try loadF32(src, e)
+                src.file(for: e).file.dropPages(in: try src.data(e.name))
                 folds.apply(prefix, to: &w, rows: e.info.shape[0], cols: e.info.shape[1])
                 let q: QuantizedMatrix
                 if r.method == .gptq {
