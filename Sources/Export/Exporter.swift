@@ -202,9 +202,16 @@ public enum Exporter {
                             cols: e.info.shape.count == 2 ? e.info.shape[1] : 1, tensor: e.name)
                 try writeAs(e.info.dtype, w, name: e.name, writer)
             } else {
+                // Copied in 16 MB pieces, each released once written: resident memory stays
+                // small even for a vocabulary-sized embedding.
                 let data = try src.data(e.name)
-                try writer.writeTensor(named: e.name, data)
-                src.file(for: e).file.dropPages(in: data)
+                var at = 0
+                repeat {
+                    let piece = UnsafeRawBufferPointer(rebasing: data[at ..< min(data.count, at + (16 << 20))])
+                    try writer.append(piece)
+                    src.file(for: e).file.dropPages(in: piece)
+                    at += piece.count
+                } while at < data.count
             }
         }
 
