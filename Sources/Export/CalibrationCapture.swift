@@ -84,17 +84,21 @@ public final class CalibrationCapture: ActivationObserver, @unchecked Sendable {
         }
     }
 
-    /// Converts `checkpoint` to an F32 GGUF in `workDirectory` (removed afterwards), runs up to
+    /// Converts `checkpoint` to an F32 GGUF in `workDirectory` (removed afterwards; or uses the
+    /// GGUF `given`, e.g. the file a checkpoint was made from), runs up to
     /// `maxTokens` tokens of `textPath` through it in chunks of `context`, and returns the
     /// statistics. `progress(done, total)` is called after every chunk.
-    public static func collect(checkpoint directory: String, textPath: String, maxTokens: Int, context: Int = 512,
+    public static func collect(checkpoint directory: String, gguf given: String? = nil, textPath: String, maxTokens: Int, context: Int = 512,
                                hessians: Bool, samples: Int, workDirectory: String, threads: Int? = nil,
                                progress: (Int, Int) -> Void = { _, _ in }) throws -> CalibrationCapture {
-        let gguf = workDirectory + "/.quant-export-calibration-\(getpid()).gguf"
-        defer { try? FileManager.default.removeItem(atPath: gguf) }
-        let ckpt = try HFCheckpoint(directory: directory)
-        let plan = try CheckpointConverter.plan(ckpt, ConvertRequest(outType: .f32))
-        try CheckpointConverter.run(plan, outputPath: gguf)
+        let temporary = workDirectory + "/.quant-export-calibration-\(getpid()).gguf"
+        defer { if given == nil { try? FileManager.default.removeItem(atPath: temporary) } }
+        let gguf = given ?? temporary
+        if given == nil {
+            let ckpt = try HFCheckpoint(directory: directory)
+            let plan = try CheckpointConverter.plan(ckpt, ConvertRequest(outType: .f32))
+            try CheckpointConverter.run(plan, outputPath: gguf)
+        }
         let lm = try LanguageModel(path: gguf)
         let tokenizer = try Tokenizer(model: lm.file)
         guard let data = FileManager.default.contents(atPath: textPath) else {

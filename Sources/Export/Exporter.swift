@@ -37,6 +37,10 @@ public struct ExportRequest: Sendable {
     /// Where the calibration GGUF is built (default: the output directory).
     public var workDirectory: String?
     public var threads: Int?
+    /// GGUF input: where tokenizer files (tokenizer.json, …) are copied from.
+    public var tokenizerDirectory: String?
+    /// Run calibration on this GGUF instead of converting the checkpoint.
+    public var calibrationModel: String?
 
     public init(format: ExportFormat) { self.format = format }
 }
@@ -57,6 +61,7 @@ public struct ExportSummary: Sendable, Encodable {
     public var seconds: Double
     public var calibrationSeconds: Double
     public var awq: [AWQ.Choice]?
+    public var warnings: [String] = []
 }
 
 /// Progress of an export.
@@ -81,8 +86,25 @@ public enum Exporter {
             && (e.name.contains(".self_attn.") || e.name.contains(".mlp."))
     }
 
-    public static func run(model directory: String, output: String, request r: ExportRequest,
+    /// Exports `model`: a Hugging Face checkpoint directory, or a llama/qwen2 GGUF (turned into
+    /// a temporary F32 checkpoint first, calibrated on the GGUF itself).
+    public static func run(model: String, output: String, request r: ExportRequest,
                            progress: (ExportProgress) -> Void = { _ in }) throws -> ExportSummary {
+        guard model.hasSuffix(".gguf") else { return try run(checkpoint: model, output: output, request: r, progress: progress) }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let temporary = (r.workDirectory ?? output) + "/.quant-export-source-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        progress(ExportProgress(phase: "gguf", done: 0, total: 1, item: model))
+        try GGUFCheckpoint.write(gguf: model, to: temporary, tokenizerDirectory: r.tokenizerDirectory)
+        var request = r
+        request.calibrationModel = r.calibrationModel ?? model
+        var summary = try run(checkpoint: temporary, output: output, request: request, progress: progress)
+        if r.tokenizerDirectory == nil { summary.warnings.append("a GGUF holds no tokenizer.json: copy the tokenizer files into \(output) (or give --tokenizer DIR)") }
+        return summary
+    }
+
+    static func run(checkpoint directory: String, output: String, request r: ExportRequest,
+                    progress: (ExportProgress) -> Void) throws -> ExportSummary {
         let start = Date()
         let src = try SafeTensorsModel(path: directory)
         let configURL = URL(fileURLWithPath: directory + "/config.json")
@@ -115,7 +137,7 @@ public enum Exporter {
         var calibrationSeconds = 0.0
         if r.method != .rtn, let text = r.calibrationPath {
             let t0 = Date()
-            capture = try CalibrationCapture.collect(checkpoint: directory, textPath: text, maxTokens: r.calibrationTokens,
+            capture = try CalibrationCapture.collect(checkpoint: directory, gguf: r.calibrationModel, textPath: text, maxTokens: r.calibrationTokens,
                                                      context: r.context, hessians: r.method == .gptq,
                                                      samples: r.method == .awq ? r.awqSamples : 0,
                                                      workDirectory: r.workDirectory ?? output, threads: r.threads) { d, t in
@@ -237,7 +259,7 @@ public enum Exporter {
                              symmetric: r.symmetric, quantizedLayers: linears.count,
                              parameters: entries.reduce(0) { $0 + $1.info.elementCount }, files: written.map { ($0 as NSString).lastPathComponent },
                              bytesWritten: bytes, calibrationTokens: capture?.inputs.values.first?.tokens ?? 0,
-                             seconds: Date().timeIntervalSince(start), calibrationSeconds: calibrationSeconds, awq: choices)
+                             seconds: Date().timeIntervalSince(start), calibrationSeconds: calibrationSeconds, awq: choices, warnings: [])
     }
 
     /// The tensor as F32 (row-major, as stored).

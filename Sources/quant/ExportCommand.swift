@@ -17,7 +17,7 @@ struct ExportCommand: ParsableCommand {
             layers' *_proj linears are quantized; embeddings, norms and lm_head are kept.
             """)
 
-    @Argument(help: "Hugging Face checkpoint directory (config.json + safetensors).") var model: String
+    @Argument(help: "Hugging Face checkpoint directory (config.json + safetensors), or a llama/qwen2 GGUF.") var model: String
     @Option(name: [.short, .customLong("output")], help: "Output directory.") var output: String
     @Option(help: "compressed-tensors, gptq or awq.") var format: String
     @Option(help: "Bits per weight (4, or 8 for compressed-tensors/gptq).") var bits = 4
@@ -30,6 +30,7 @@ struct ExportCommand: ParsableCommand {
     @Flag(name: .customLong("act-order"), help: "GPTQ: quantize columns by decreasing Hessian diagonal.") var actOrder = false
     @Option(name: .customLong("max-shard-size"), help: "Largest shard in MB.") var maxShardMB = 5000
     @Option(name: [.short, .long], help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "GGUF input: copy tokenizer files from this directory.") var tokenizer: String?
     @Flag(help: "Print a JSON summary on stdout.") var json = false
     @Flag(name: .long, help: "No progress output.") var quiet = false
 
@@ -41,9 +42,6 @@ struct ExportCommand: ParsableCommand {
             }
             guard let m = ExportMethod(rawValue: method.lowercased()) else { throw ValidationError("--method must be rtn, gptq or awq") }
             if sym && asym { throw ValidationError("give --sym or --asym, not both") }
-            if model.hasSuffix(".gguf") {
-                throw QuantKitError("GGUF input is not supported yet: export from the Hugging Face checkpoint", path: model)
-            }
             var r = ExportRequest(format: f)
             r.method = m
             r.bits = bits
@@ -54,6 +52,7 @@ struct ExportCommand: ParsableCommand {
             r.calibrationTokens = calibrationTokens
             r.maxShardSize = maxShardMB * 1_000_000
             r.threads = threads
+            r.tokenizerDirectory = tokenizer
             if let threads { ThreadPool.shared = ThreadPool(threads: threads) }
             let line = ProgressLine(enabled: !quiet)
             var lastPhase = ""
@@ -65,6 +64,7 @@ struct ExportCommand: ParsableCommand {
                 line.update("[\(p.phase) \(p.done)/\(p.total)] \(p.item)")
             }
             line.finish()
+            for w in summary.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
             if json {
                 try CLI.printJSON(summary)
             } else {
