@@ -3,10 +3,12 @@ import QKCore
 /// GPTQ (Frantar et al.): quantizes a layer column by column on the group grid and spreads
 /// each column's rounding error over the columns not yet quantized, weighted by the inverse
 /// Hessian H⁻¹ of the layer's input (H = Σxᵀx over calibration tokens), which minimises the
-/// output error ‖X(W − Ŵ)ᵀ‖² greedily. Dead inputs (H_ii = 0) are zeroed; 1% of mean(diag H)
-/// damps the diagonal; with act-order, columns are taken by decreasing H_ii and groups are
+/// output error ‖X(W − Ŵ)ᵀ‖² greedily. Dead inputs (H_ii = 0) are zeroed; `damp` × mean(diag H)
+/// is added to the diagonal; with act-order, columns are taken by decreasing H_ii and groups are
 /// formed in that order (`groupIndex` records each column's group). Group parameters are
-/// found from the error-updated weights when a group starts, as AutoGPTQ does.
+/// found from the error-updated weights when a group starts, as AutoGPTQ does. Every layer's
+/// Hessian comes from the unquantized model's activations (not re-collected layer by layer
+/// after quantizing the earlier ones, as AutoGPTQ's sequential mode does).
 public enum GPTQ {
     /// Quantizes `w` (rows × cols, row-major) with Hessian `h` (cols × cols).
     public static func quantize(_ w: [Float], rows: Int, cols: Int, hessian h: [Float], grid: QuantGrid, actOrder: Bool,

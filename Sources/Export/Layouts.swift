@@ -191,7 +191,8 @@ public enum Layout {
     /// config.json's `quantization_config` (and, for GPTQ, quantize_config.json's content).
     /// AWQ always says `zero_point: true`: its GEMM kernels read `qzeros`, which a symmetric
     /// grid fills with 8 (the same dequantized values).
-    public static func quantizationConfig(_ format: ExportFormat, grid: QuantGrid, actOrder: Bool, method: String) -> [String: Any] {
+    public static func quantizationConfig(_ format: ExportFormat, grid: QuantGrid, actOrder: Bool, method: String,
+                                          damp: Double = 0.01) -> [String: Any] {
         switch format {
         case .compressedTensors:
             let weights: [String: Any] = [
@@ -207,7 +208,7 @@ public enum Layout {
             ]
         case .gptq:
             return ["bits": grid.bits, "group_size": grid.groupSize, "desc_act": actOrder, "sym": grid.symmetric,
-                    "damp_percent": 0.01, "static_groups": false, "true_sequential": true, "quant_method": "gptq",
+                    "damp_percent": damp, "static_groups": false, "true_sequential": false, "quant_method": "gptq",
                     "checkpoint_format": "gptq", "model_file_base_name": "model", "meta": ["quantizer": "quantkit:\(method)"]]
         case .awq:
             return ["quant_method": "awq", "bits": grid.bits, "group_size": grid.groupSize, "zero_point": true,

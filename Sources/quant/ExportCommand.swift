@@ -27,6 +27,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "rtn, gptq or awq.") var method = "rtn"
     @Option(help: "Calibration text file (gptq, awq).") var calibration: String?
     @Option(name: .customLong("calibration-tokens"), help: "Calibration tokens used at most.") var calibrationTokens = 4096
+    @Option(help: "GPTQ damping (fraction of mean diag H).") var damp = 0.1
     @Flag(name: .customLong("act-order"), help: "GPTQ: quantize columns by decreasing Hessian diagonal.") var actOrder = false
     @Option(name: .customLong("max-shard-size"), help: "Largest shard in MB.") var maxShardMB = 5000
     @Option(name: [.short, .long], help: "Threads (default: all cores).") var threads: Int?
@@ -53,6 +54,7 @@ struct ExportCommand: ParsableCommand {
             r.maxShardSize = maxShardMB * 1_000_000
             r.threads = threads
             r.tokenizerDirectory = tokenizer
+            r.gptqDamp = damp
             if let threads { ThreadPool.shared = ThreadPool(threads: threads) }
             let line = ProgressLine(enabled: !quiet)
             var lastPhase = ""

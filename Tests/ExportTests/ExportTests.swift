@@ -129,6 +129,24 @@ struct Failure: Error, CustomStringConvertible {
         }
     }
 
+    /// A GGUF input (the F32 GGUF the fixture was rebuilt from) gives the same export as its
+    /// Hugging Face checkpoint: llama's q/k rows un-permuted, every other tensor equal.
+    @Test func ggufInputMatchesTheCheckpoint() throws {
+        let src = try Fixture.smollm()
+        let out = try Fixture.temporaryDirectory("gguf-input")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var r = ExportRequest(format: .compressedTensors)
+        r.groupSize = 64
+        r.tokenizerDirectory = src
+        let s = try Exporter.run(model: "\(Fixture.models)/derived/smollm2-F32.gguf", output: out, request: r)
+        #expect(s.warnings.isEmpty && s.files.contains("tokenizer.json"))
+        let report = try Fixture.json(try Fixture.python([Fixture.decoder, src, out]))
+        #expect(report["max_abs_diff"] as? Double == 0 && report["copied_equal"] as? Bool == true, "\(report)")
+        let config = try Fixture.json(String(contentsOfFile: out + "/config.json", encoding: .utf8))
+        #expect(config["num_key_value_heads"] as? Int == 3 && config["tie_word_embeddings"] as? Bool == true)
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: out)).contains { $0.hasPrefix(".quant-export") })
+    }
+
     @Test func groupSizeThatDoesNotDivideIsAnErrorNamingTheLayer() throws {
         let src = try Fixture.smollm()
         let out = try Fixture.temporaryDirectory("bad-group")
