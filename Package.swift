@@ -15,7 +15,7 @@ let package = Package(
     products: [
         .executable(name: "quant", targets: ["quant"]),
         .library(name: "QuantKit", targets: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
-                                             "Tokenizers", "DotKernels", "Inference", "Evaluation", "Calibration", "Conversion", "Planning"]),
+                                             "Tokenizers", "DotKernels", "Inference", "Evaluation", "Calibration", "Conversion", "Planning", "Export"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -56,9 +56,13 @@ let package = Package(
         // Calibration statistics collected with the engine: importance matrices, GPTQ Hessians.
         .target(name: "Calibration", dependencies: ["QKCore", "GGUF", "Quantization", "Inference", "Evaluation", "CKernels"],
                 swiftSettings: speed),
+        // Hugging Face checkpoints with 4/8-bit group-quantized linears for GPU engines (vLLM,
+        // transformers): compressed-tensors, GPTQ and AWQ layouts; RTN, GPTQ and AWQ methods.
+        .target(name: "Export", dependencies: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Conversion", "Inference", "Tokenizers"],
+                swiftSettings: speed),
         .executableTarget(name: "quant", dependencies: [
             "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",
-            "Tokenizers", "DotKernels", "Inference", "Evaluation", "Calibration", "Conversion", "Planning",
+            "Tokenizers", "DotKernels", "Inference", "Evaluation", "Calibration", "Conversion", "Planning", "Export",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: speed),
@@ -80,6 +84,8 @@ let package = Package(
                     exclude: ["Fixtures"],
                     swiftSettings: speed),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Quantization", "SafeTensors", "GGUF", "QKCore"], exclude: ["Fixtures"],
+                    swiftSettings: speed),
+        .testTarget(name: "ExportTests", dependencies: ["Export", "Conversion", "Inference", "SafeTensors", "QKCore"],
                     swiftSettings: speed),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "QuantFormats", "QKCore", "CKernels"], swiftSettings: speed),
     ],

@@ -6,5 +6,5 @@ struct QuantCommand: ParsableCommand {
         commandName: "quant",
         abstract: "Quantize, evaluate, run and inspect LLM weights (GGUF, safetensors).",
         subcommands: [InspectCommand.self, ConvertCommand.self, QuantizeCommand.self, PerplexityCommand.self, GenerateCommand.self, ImatrixCommand.self,
-                      PlanCommand.self, BenchCommand.self, BenchFormatsCommand.self, BenchKernelsCommand.self])
+                      PlanCommand.self, ExportCommand.self, BenchCommand.self, BenchFormatsCommand.self, BenchKernelsCommand.self])
 }
