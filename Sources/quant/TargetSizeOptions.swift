@@ -1,6 +1,8 @@
 import ArgumentParser
+import Calibration
 import Foundation
 import GGUF
+import Inference
 import QKCore
 import Quantization
 
@@ -15,6 +17,13 @@ struct TargetSizeOptions: ParsableArguments {
     var planIn: String?
     @Option(name: [.customLong("candidate-types")], help: "Comma-separated ggml types to choose from (default: legacy, k-, i-quants, F16).")
     var candidateTypes: String?
+
+    @Option(name: [.customLong("sensitivity-text")], help: "Calibration text: measure with the engine how much each tensor class hurts the output (KLD), and weigh its errors by that.")
+    var sensitivityText: String?
+    @Option(name: [.customLong("sensitivity-chunks")], help: "Chunks of 512 tokens of the calibration text per sensitivity measurement (default 1).")
+    var sensitivityChunks = 1
+    @Option(name: .long, help: "Measurements cache (JSON, sensitivities included): reused when it matches the model and candidates, else written.")
+    var measurements: String?
 
     var isActive: Bool { targetSize != nil || targetBpw != nil || planIn != nil }
 
@@ -40,7 +49,25 @@ struct TargetSizeOptions: ParsableArguments {
             sized = try planner.plan(types: PlanFile.read(path: planIn))
         } else {
             planner.progress = { i, n, name in reporter.update("measuring [\(i)/\(n)] \(name)") }
-            let profiles = try planner.measure()
+            let cached = measurements.flatMap { planner.loadMeasurements(path: $0) }
+            var profiles = try cached ?? planner.measure()
+            if cached == nil, let sensitivityText {
+                let lm = try LanguageModel(file: model)
+                let vocab = try TextTokens.vocabulary(of: lm)
+                var probe = SensitivityProbe(planner: planner, tokens: try TextTokens.tokenize(file: sensitivityText, with: vocab),
+                                             bos: vocab.bosForChunks, workDirectory: URL(fileURLWithPath: output).deletingLastPathComponent().path)
+                probe.chunks = sensitivityChunks
+                probe.threads = threads
+                probe.progress = { reporter.update("sensitivity: \($0)") }
+                let factors = try probe.measure(profiles: profiles)
+                reporter.finish()
+                if !json {
+                    print("sensitivity (KLD per unit of weighted error): "
+                          + factors.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3g", $0.value))" }.joined(separator: ", "))
+                }
+                profiles = SensitivityProbe.apply(factors, to: profiles)
+            }
+            if let measurements, cached == nil { try TargetSizePlanner.saveMeasurements(profiles, path: measurements) }
             reporter.finish()
             measureSeconds = Date().timeIntervalSince(start)
             sized = try planner.plan(target: target!, profiles: profiles)

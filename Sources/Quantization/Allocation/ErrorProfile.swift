@@ -4,7 +4,7 @@ import QKCore
 import QuantFormats
 
 /// The cost of one candidate type for one tensor.
-public struct CandidateCost: Sendable, Equatable {
+public struct CandidateCost: Sendable, Equatable, Codable {
     public var type: GGMLType
     /// Tensor data bytes in this type, padded to the file's alignment.
     public var bytes: Int
@@ -14,7 +14,7 @@ public struct CandidateCost: Sendable, Equatable {
 }
 
 /// Every candidate's cost for one tensor that may be quantized.
-public struct TensorProfile: Sendable {
+public struct TensorProfile: Sendable, Codable {
     public var name: String
     public var shape: [Int]
     public var inputType: GGMLType

@@ -63,6 +63,22 @@ public struct TargetSizePlanner {
         }
     }
 
+    /// Measurements saved by an earlier run (JSON), if they cover exactly this model's
+    /// quantizable tensors with the same candidate types; nil otherwise.
+    public func loadMeasurements(path: String) -> [TensorProfile]? {
+        guard let data = FileManager.default.contents(atPath: path),
+              let profiles = try? JSONDecoder().decode([TensorProfile].self, from: data) else { return nil }
+        let tensors = orderedTensors().filter(\.quantizable).map(\.info)
+        guard profiles.map(\.name) == tensors.map(\.name) else { return nil }
+        for (p, t) in zip(profiles, tensors) where Set(p.candidates.map(\.type)) != Set(profiler.usableTypes(for: t)) { return nil }
+        return profiles
+    }
+
+    /// Saves measurements for ``loadMeasurements(path:)``.
+    public static func saveMeasurements(_ profiles: [TensorProfile], path: String) throws {
+        try JSONEncoder().encode(profiles).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
     /// The plan with the least total estimated error whose file fits `target`.
     /// Throws, naming the smallest reachable file size, when nothing fits.
     public func plan(target: SizeTarget, profiles: [TensorProfile]) throws -> SizedPlan {
