@@ -12,8 +12,10 @@
 #
 # MODEL names models/derived/MODEL-F32.gguf (default: smollm2 qwen25 gemma3).
 # Environment: CALIB (models/text/eng/philosophy.txt), EVAL (models/text/eng/history.txt),
-# CALIB_CHUNKS (8), EVAL_CHUNKS (8), CTX (512), THREADS (all), WORK (/tmp/qk-target-size),
-# SKIP_OURS (set: only llama.cpp's files), QUANT_ARGS (extra `quant quantize` options).
+# CALIB_CHUNKS (8), EVAL_CHUNKS (8; KLD runs may use fewer
+# of the base file's chunks with KLD_CHUNKS), CTX (512), THREADS (all), WORK (/tmp/qk-target-size),
+# SKIP_OURS (set: only llama.cpp's files), QUANT_ARGS (extra `quant quantize` options),
+# EXTRA_MIXES (more llama.cpp mixes to measure after the targets, e.g. "Q3_K_S Q3_K_L Q4_K_S Q4_0 IQ4_NL").
 # Results accumulate in $WORK/results.tsv (a row already there is not measured again).
 set -euo pipefail
 QUANT="$(realpath "$1")"; shift
@@ -27,12 +29,11 @@ THREADS="${THREADS:-$(nproc)}"
 WORK="${WORK:-/tmp/qk-target-size}"; mkdir -p "$WORK"
 RESULTS="$WORK/results.tsv"
 [[ -s "$RESULTS" ]] || printf 'model\tmaker\tname\tbytes\tkld\tppl\tseconds\n' > "$RESULTS"
-LLAMA_MIXES=(Q2_K_S Q2_K Q3_K_S Q3_K_M Q3_K_L IQ4_XS Q4_K_S Q4_K_M Q4_0 IQ4_NL Q5_K_S)
 TARGETS=(Q2_K Q3_K_M IQ4_XS Q4_K_M)
 
 have() { awk -F'\t' -v m="$1" -v k="$2" -v n="$3" '$1==m && $2==k && $3==n {f=1} END {exit !f}' "$RESULTS"; }
 kld() {  # model file → "kld<TAB>ppl"
-    "$B/llama-perplexity" -m "$2" --kl-divergence-base "$WORK/$1/base.logits" --kl-divergence -c "$CTX" --chunks "$EVAL_CHUNKS" \
+    "$B/llama-perplexity" -m "$2" --kl-divergence-base "$WORK/$1/base.logits" --kl-divergence -c "$CTX" --chunks "${KLD_CHUNKS:-$EVAL_CHUNKS}" \
         -t "$THREADS" > "$2.kld.log" 2>&1
     local k p
     k=$(awk '/^Mean +KLD:/ {print $3; exit}' "$2.kld.log")
@@ -52,20 +53,17 @@ for m in "${MODELS_LIST[@]}"; do
         -o "$W/imatrix.gguf" > "$W/imatrix.log" 2>&1
     [[ -s "$W/base.logits" ]] || "$B/llama-perplexity" -m "$F32" -f "$EVAL" -c "$CTX" --chunks "$EVAL_CHUNKS" -t "$THREADS" \
         --kl-divergence-base "$W/base.logits" > "$W/base.log" 2>&1
-    for t in "${LLAMA_MIXES[@]}"; do
-        # (llama-quantize refuses some mixes without an imatrix, e.g. Q2_K_S)
-        if ! have "$m" llama "$t" && "$B/llama-quantize" "$F32" "$W/llama-$t.gguf" "$t" "$THREADS" > "$W/llama-$t.qlog" 2>&1; then
-            record "$m" llama "$t" "$W/llama-$t.gguf" 0
-        fi
-        rm -f "$W/llama-$t.gguf"
-        if ! have "$m" llama-imatrix "$t"; then
-            "$B/llama-quantize" --imatrix "$W/imatrix.gguf" "$F32" "$W/llama-imat-$t.gguf" "$t" "$THREADS" > "$W/llama-imat-$t.qlog" 2>&1
-            record "$m" llama-imatrix "$t" "$W/llama-imat-$t.gguf" 0
-            rm -f "$W/llama-imat-$t.gguf"
-        fi
-    done
-    [[ -n "${SKIP_OURS:-}" ]] && continue
+    llama_mix() {  # maker mix: quantize with llama-quantize (refused mixes are skipped), measure, delete
+        local maker="$1" t="$2" f="$W/$1-$2.gguf" im=()
+        [[ "$maker" == llama-imatrix ]] && im=(--imatrix "$W/imatrix.gguf")
+        have "$m" "$maker" "$t" && return 0
+        if "$B/llama-quantize" "${im[@]}" "$F32" "$f" "$t" "$THREADS" > "$f.qlog" 2>&1; then record "$m" "$maker" "$t" "$f" 0; fi
+        rm -f "$f"
+    }
     for t in "${TARGETS[@]}"; do
+        llama_mix llama "$t"
+        llama_mix llama-imatrix "$t"
+        [[ -n "${SKIP_OURS:-}" ]] && continue
         have "$m" quant "$t" && continue
         # The target: the smaller of llama's files of that mix without and with the imatrix.
         size=$(awk -F'\t' -v m="$m" -v n="$t" '$1==m && ($2=="llama" || $2=="llama-imatrix") && $3==n {print $4}' "$RESULTS" | sort -n | head -1)
@@ -75,5 +73,7 @@ for m in "${MODELS_LIST[@]}"; do
         record "$m" quant "$t" "$W/quant-$t.gguf" "$(echo "$(now) - $t0" | bc)"
         rm -f "$W/quant-$t.gguf"
     done
+    # More llama.cpp mixes, for "the best llama.cpp file at or under the target size".
+    for t in ${EXTRA_MIXES:-}; do llama_mix llama "$t"; llama_mix llama-imatrix "$t"; done
 done
 [[ -n "${SKIP_OURS:-}" ]] || python3 "$ROOT/bench/target_size_report.py" "$RESULTS" --out "$WORK"

@@ -29,10 +29,11 @@ public struct TensorProfile: Sendable, Codable {
 /// Measures, for every tensor and every candidate type, the bytes and the error the type would
 /// cause, by quantizing (a sample of) the tensor's rows and dequantizing them again.
 public struct ErrorProfiler {
-    /// The candidate types: legacy, k- and i-quants plus F16 (types needing an importance
+    /// The candidate types: legacy, k- and i-quants (IQ1_S/IQ1_M only on request: slow to
+    /// measure, and rarely worth their error) plus F16 (types needing an importance
     /// matrix are used only with one; block sizes must divide the row length).
     public static let defaultCandidates: [GGMLType] = [
-        .iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .q2_K, .iq3_xxs, .iq3_s, .q3_K, .iq4_xs, .iq4_nl,
+        .iq2_xxs, .iq2_xs, .iq2_s, .q2_K, .iq3_xxs, .iq3_s, .q3_K, .iq4_xs, .iq4_nl,
         .q4_0, .q4_1, .q4_K, .q5_0, .q5_1, .q5_K, .q6_K, .q8_0, .f16,
     ]
 
@@ -45,7 +46,7 @@ public struct ErrorProfiler {
     public var pool: ThreadPool
 
     public init(candidates: [GGMLType] = ErrorProfiler.defaultCandidates, imatrix: ImportanceMatrix?,
-                sampleElements: Int = 1 << 20, alignment: Int = 32, pool: ThreadPool = .shared) {
+                sampleElements: Int = 1 << 18, alignment: Int = 32, pool: ThreadPool = .shared) {
         self.candidates = candidates
         self.imatrix = imatrix
         self.sampleElements = sampleElements

@@ -23,7 +23,7 @@ public enum SizeTarget: Sendable, Equatable {
         let units: [String: Double] = [
             "": 1, "b": 1,
             "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
-            "kib": 1024, "mib": 1 << 20, "gib": Double(1 << 30), "tib": Double(1 << 40),
+            "kib": 1024, "mib": 1_048_576, "gib": 1_073_741_824, "tib": 1_099_511_627_776,
         ]
         guard let scale = units[unit] else {
             throw QuantKitError("invalid size '\(text)': unknown unit '\(unit)' (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)")

@@ -64,14 +64,19 @@ public struct TargetSizePlanner {
     }
 
     /// Measurements saved by an earlier run (JSON), if they cover exactly this model's
-    /// quantizable tensors with the same candidate types; nil otherwise.
+    /// quantizable tensors and at least the candidate types (others are dropped); nil otherwise.
     public func loadMeasurements(path: String) -> [TensorProfile]? {
         guard let data = FileManager.default.contents(atPath: path),
               let profiles = try? JSONDecoder().decode([TensorProfile].self, from: data) else { return nil }
         let tensors = orderedTensors().filter(\.quantizable).map(\.info)
         guard profiles.map(\.name) == tensors.map(\.name) else { return nil }
-        for (p, t) in zip(profiles, tensors) where Set(p.candidates.map(\.type)) != Set(profiler.usableTypes(for: t)) { return nil }
-        return profiles
+        var out = profiles
+        for (i, t) in tensors.enumerated() {
+            let usable = Set(profiler.usableTypes(for: t))
+            guard usable.isSubset(of: Set(profiles[i].candidates.map(\.type))) else { return nil }
+            out[i].candidates.removeAll { !usable.contains($0.type) }
+        }
+        return out
     }
 
     /// Saves measurements for ``loadMeasurements(path:)``.
