@@ -122,7 +122,7 @@ import Testing
     @Test func errorFallsWithTarget() throws {
         let p = try Self.planner(sample: 1 << 12)
         let profiles = try p.measure()
-        let errors = try [60_000_000, 80_000_000, 100_000_000, 150_000_000].map { try p.plan(target: .fileBytes($0), profiles: profiles).totalError }
+        let errors = try [75_000_000, 85_000_000, 100_000_000, 150_000_000].map { try p.plan(target: .fileBytes($0), profiles: profiles).totalError }
         #expect(errors == errors.sorted(by: >))
     }
 
