@@ -29,10 +29,11 @@ for m in models:
     ours = by[(m, "quant")]
     for t, q in ours.items():
         l = by[(m, "llama")].get(t); li = by[(m, "llama-imatrix")].get(t)
-        pool = [r for k in ("llama", "llama-imatrix") for r in by[(m, k)].values() if r["bytes"] <= l["bytes"]]
+        target = min(r["bytes"] for r in (l, li) if r)
+        pool = [r for k in ("llama", "llama-imatrix") for r in by[(m, k)].values() if r["bytes"] <= target]
         best = min(pool, key=lambda r: r["kld"])
         tag = "imatrix " if best["maker"] == "llama-imatrix" else ""
-        print(f"| {m} | {t} | {l['bytes']} | {l['kld']:.5f} | {li['kld']:.5f} | {q['bytes']} | {q['kld']:.5f} | "
+        print(f"| {m} | {t} | {target} | {l['kld']:.5f} | {li['kld']:.5f} | {q['bytes']} | {q['kld']:.5f} | "
               f"{q['kld'] / l['kld']:.2f} | {q['kld'] / li['kld']:.2f} | {tag}{best['name']} ({best['kld']:.5f}) |")
 
 try:
