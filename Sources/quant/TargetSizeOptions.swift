@@ -22,7 +22,7 @@ struct TargetSizeOptions: ParsableArguments {
     var sensitivityText: String?
     @Option(name: [.customLong("sensitivity-chunks")], help: "Chunks of 512 tokens of the calibration text per sensitivity measurement (default 1).")
     var sensitivityChunks = 1
-    @Option(name: .long, help: "Measurements cache (JSON, sensitivities included): reused when it matches the model and candidates, else written.")
+    @Option(name: .long, help: "Measurements cache (JSON): reused when it matches the model and candidates, else written; sensitivity factors go to FILE.sensitivity.json.")
     var measurements: String?
 
     var isActive: Bool { targetSize != nil || targetBpw != nil || planIn != nil }
@@ -51,21 +51,28 @@ struct TargetSizeOptions: ParsableArguments {
             planner.progress = { i, n, name in reporter.update("measuring [\(i)/\(n)] \(name)") }
             let cached = measurements.flatMap { planner.loadMeasurements(path: $0) }
             var profiles = try cached ?? planner.measure()
-            if cached == nil, let sensitivityText {
-                let lm = try LanguageModel(file: model)
-                let vocab = try TextTokens.vocabulary(of: lm)
-                var probe = SensitivityProbe(planner: planner, tokens: try TextTokens.tokenize(file: sensitivityText, with: vocab),
-                                             bos: vocab.bosForChunks, workDirectory: URL(fileURLWithPath: output).deletingLastPathComponent().path)
-                probe.chunks = sensitivityChunks
-                probe.threads = threads
-                probe.progress = { reporter.update("sensitivity: \($0)") }
-                let factors = try probe.measure(profiles: profiles)
-                reporter.finish()
+            if let sensitivityText {
+                // Factors are cached next to the measurements (they depend on the model and text only).
+                let factorsPath = measurements.map { $0 + ".sensitivity.json" }
+                var factors = factorsPath.flatMap { FileManager.default.contents(atPath: $0) }
+                    .flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) }
+                if factors == nil {
+                    let lm = try LanguageModel(file: model)
+                    let vocab = try TextTokens.vocabulary(of: lm)
+                    var probe = SensitivityProbe(planner: planner, tokens: try TextTokens.tokenize(file: sensitivityText, with: vocab),
+                                                 bos: vocab.bosForChunks, workDirectory: URL(fileURLWithPath: output).deletingLastPathComponent().path)
+                    probe.chunks = sensitivityChunks
+                    probe.threads = threads
+                    probe.progress = { reporter.update("sensitivity: \($0)") }
+                    factors = try probe.measure(profiles: profiles)
+                    reporter.finish()
+                    if let factorsPath { try JSONEncoder().encode(factors!).write(to: URL(fileURLWithPath: factorsPath), options: .atomic) }
+                }
                 if !json {
                     print("sensitivity (KLD per unit of weighted error): "
-                          + factors.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3g", $0.value))" }.joined(separator: ", "))
+                          + factors!.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3g", $0.value))" }.joined(separator: ", "))
                 }
-                profiles = SensitivityProbe.apply(factors, to: profiles)
+                profiles = SensitivityProbe.apply(factors!, to: profiles)
             }
             if let measurements, cached == nil { try TargetSizePlanner.saveMeasurements(profiles, path: measurements) }
             reporter.finish()
