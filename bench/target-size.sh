@@ -68,7 +68,8 @@ for m in "${MODELS_LIST[@]}"; do
         # The target: the smaller of llama's files of that mix without and with the imatrix.
         size=$(awk -F'\t' -v m="$m" -v n="$t" '$1==m && ($2=="llama" || $2=="llama-imatrix") && $3==n {print $4}' "$RESULTS" | sort -n | head -1)
         t0=$(now)
-        "$QUANT" quantize --quiet --imatrix "$W/imatrix.gguf" --measurements "$W/measurements.json" --target-size "$size" ${QUANT_ARGS:-} \
+        "$QUANT" quantize --quiet --imatrix "$W/imatrix.gguf" --sensitivity-text "$CALIB" --measurements "$W/measurements.json" \
+            --target-size "$size" ${QUANT_ARGS:-} \
             --plan-out "$W/quant-$t.plan" "$F32" "$W/quant-$t.gguf" > "$W/quant-$t.qlog" 2>&1
         record "$m" quant "$t" "$W/quant-$t.gguf" "$(echo "$(now) - $t0" | bc)"
         rm -f "$W/quant-$t.gguf"
