@@ -95,13 +95,21 @@ public struct SensitivityProbe {
         return factors
     }
 
-    /// `profiles` with every error multiplied by its class's factor.
-    public static func apply(_ factors: [String: Double], to profiles: [TensorProfile]) -> [TensorProfile] {
+    /// `profiles` with every error multiplied by its class's factor. With `trustedRangeOnly`,
+    /// candidates coarser than the probe's types (fewer than 3 bits per weight) are dropped: the
+    /// linear model was calibrated at the probe's error level and badly underestimates the damage
+    /// of 2-bit types on a few critical tensors (e.g. early ffn_down).
+    public static func apply(_ factors: [String: Double], to profiles: [TensorProfile], trustedRangeOnly: Bool = false) -> [TensorProfile] {
         profiles.map { p in
             var p = p
             let f = factors[tensorClass(p.name)] ?? 1
             p.sensitivity *= f
             for i in p.candidates.indices { p.candidates[i].error *= f }
+            if trustedRangeOnly {
+                let n = Double(p.shape.reduce(1, *))
+                let kept = p.candidates.filter { Double($0.bytes * 8) / n >= 3.0 }
+                if !kept.isEmpty { p.candidates = kept }
+            }
             return p
         }
     }

@@ -72,7 +72,10 @@ struct TargetSizeOptions: ParsableArguments {
                     print("sensitivity (KLD per unit of weighted error): "
                           + factors!.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3g", $0.value))" }.joined(separator: ", "))
                 }
-                profiles = SensitivityProbe.apply(factors!, to: profiles)
+                let all = SensitivityProbe.apply(factors!, to: profiles)
+                let trusted = SensitivityProbe.apply(factors!, to: profiles, trustedRangeOnly: true)
+                // Types below the probed range only when the target cannot be met without them.
+                if let target, (try? planner.plan(target: target, profiles: trusted)) == nil { profiles = all } else { profiles = trusted }
             }
             if let measurements, cached == nil { try TargetSizePlanner.saveMeasurements(profiles, path: measurements) }
             reporter.finish()
