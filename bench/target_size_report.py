@@ -57,6 +57,7 @@ for m in models:
             for r, x, y in zip(pts, xs, ys):
                 ax.annotate(r["name"], (x, y), textcoords="offset points", xytext=(4, 4 if maker == "llama" else -10), fontsize=7)
     ax.set_yscale("log")
+    ax.ticklabel_format(axis="x", style="plain", useOffset=False)
     ax.set_xlabel("file size (MiB)")
     ax.set_ylabel("mean KL divergence vs F32 (llama-perplexity, eval text)")
     ax.set_title(f"{m}: KLD vs file size")
