@@ -12,8 +12,7 @@
 #
 # MODEL names models/derived/MODEL-F32.gguf (default: smollm2 qwen25 gemma3).
 # Environment: CALIB (models/text/eng/philosophy.txt), EVAL (models/text/eng/history.txt),
-# CALIB_CHUNKS (8), EVAL_CHUNKS (8; KLD runs may use fewer
-# of the base file's chunks with KLD_CHUNKS), CTX (512), THREADS (all), WORK (/tmp/qk-target-size),
+# CALIB_CHUNKS (8), EVAL_CHUNKS (4: the KLD runs use every chunk of the base logits), CTX (512), THREADS (all), WORK (/tmp/qk-target-size),
 # SKIP_OURS (set: only llama.cpp's files), QUANT_ARGS (extra `quant quantize` options),
 # EXTRA_MIXES (more llama.cpp mixes to measure after the targets, e.g. "Q3_K_S Q3_K_L Q4_K_S Q4_0 IQ4_NL").
 # Results accumulate in $WORK/results.tsv (a row already there is not measured again).
@@ -24,7 +23,7 @@ B="${LLAMA_BIN_DIR:?set LLAMA_BIN_DIR to the llama.cpp build/bin directory}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MODELS="${QUANTKIT_MODELS:-$ROOT/models}"
 CALIB="${CALIB:-$MODELS/text/eng/philosophy.txt}"; EVAL="${EVAL:-$MODELS/text/eng/history.txt}"
-CALIB_CHUNKS="${CALIB_CHUNKS:-8}"; EVAL_CHUNKS="${EVAL_CHUNKS:-8}"; CTX="${CTX:-512}"
+CALIB_CHUNKS="${CALIB_CHUNKS:-8}"; EVAL_CHUNKS="${EVAL_CHUNKS:-4}"; CTX="${CTX:-512}"
 THREADS="${THREADS:-$(nproc)}"
 WORK="${WORK:-/tmp/qk-target-size}"; mkdir -p "$WORK"
 RESULTS="$WORK/results.tsv"
@@ -33,7 +32,7 @@ TARGETS=(Q2_K Q3_K_M IQ4_XS Q4_K_M)
 
 have() { awk -F'\t' -v m="$1" -v k="$2" -v n="$3" '$1==m && $2==k && $3==n {f=1} END {exit !f}' "$RESULTS"; }
 kld() {  # model file → "kld<TAB>ppl"
-    "$B/llama-perplexity" -m "$2" --kl-divergence-base "$WORK/$1/base.logits" --kl-divergence -c "$CTX" --chunks "${KLD_CHUNKS:-$EVAL_CHUNKS}" \
+    "$B/llama-perplexity" -m "$2" --kl-divergence-base "$WORK/$1/base.logits" --kl-divergence -c "$CTX" \
         -t "$THREADS" > "$2.kld.log" 2>&1
     local k p
     k=$(awk '/^Mean +KLD:/ {print $3; exit}' "$2.kld.log")
