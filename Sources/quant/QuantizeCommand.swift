@@ -10,11 +10,13 @@ struct QuantizeCommand: ParsableCommand {
         commandName: "quantize",
         abstract: "Quantize a GGUF model to a llama.cpp file type (Q4_K_M, IQ4_XS, …), bit-exact with llama-quantize.",
         discussion: "TYPE is a llama-quantize file type (case-insensitive; Q3_K/Q4_K/Q5_K mean the _M mixes; COPY copies). "
-            + "With --pure, TYPE may also be any ggml type (e.g. IQ2_S, Q4_K): every 2-D/3-D tensor becomes it.")
+            + "With --pure, TYPE may also be any ggml type (e.g. IQ2_S, Q4_K): every 2-D/3-D tensor becomes it. "
+            + "Without TYPE, --target-size/--target-bpw choose a type per tensor (least estimated error that fits), "
+            + "or --plan-in replays a saved NAME=TYPE plan.")
 
     @Argument(help: "Input GGUF (any shard of a split model).") var input: String
     @Argument(help: "Output GGUF.") var output: String
-    @Argument(help: "File type, e.g. Q4_K_M.") var type: String
+    @Argument(help: "File type, e.g. Q4_K_M (omit with --target-size, --target-bpw or --plan-in).") var type: String?
 
     @Option(name: .long, help: "Importance matrix (llama.cpp GGUF imatrix or legacy .dat).") var imatrix: String?
     @Option(name: [.customLong("include-weights")], help: "Use the imatrix only for tensors whose name contains this (repeatable).")
@@ -35,6 +37,7 @@ struct QuantizeCommand: ParsableCommand {
     var keepSplit = false
     @Flag(name: [.customLong("dry-run")], help: "Print the per-tensor plan and final size; write nothing.") var dryRun = false
     @OptionGroup var methodOptions: MethodOptions
+    @OptionGroup var sized: TargetSizeOptions
     @Option(name: [.short, .long], help: "Threads (default: all cores).") var threads: Int?
     @Flag(name: .long, help: "Print a machine-readable summary.") var json = false
     @Flag(name: .long, help: "No progress output.") var quiet = false
@@ -42,6 +45,17 @@ struct QuantizeCommand: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             CLI.removeTemporariesOnSignals()
+            if sized.isActive {
+                guard type == nil else { throw QuantKitError("give either TYPE or --target-size/--target-bpw/--plan-in, not both") }
+                try sized.run(input: input, output: output, imatrix: imatrix, dryRun: dryRun, threads: threads, json: json, quiet: quiet) {
+                    // The sizes and error estimates are ggml's; a better method only lowers the errors.
+                    try methodOptions.resolve(modelPath: input, threads: threads) { line in
+                        if !quiet { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+                    }
+                }
+                return
+            }
+            guard let type else { throw QuantKitError("missing TYPE (e.g. Q4_K_M), or --target-size/--target-bpw/--plan-in") }
             var r = QuantizeRequest(typeName: type)
             r.pure = pure
             r.imatrixPath = imatrix

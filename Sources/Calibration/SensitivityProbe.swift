@@ -1,0 +1,116 @@
+import Evaluation
+import Foundation
+import GGUF
+import Inference
+import QKCore
+import Quantization
+
+/// Measures with the engine how much each class of tensors (attn_q, ffn_down, token_embd…)
+/// hurts the output per unit of weighted squared error, so that errors of different tensors
+/// can be added up as one estimate of the KL divergence.
+///
+/// For every class, a model is written with that class quantized coarsely and everything else
+/// at a near-lossless type; its mean KL divergence against the input model on calibration text,
+/// less that of the all-near-lossless model, divided by the class's measured weighted error,
+/// is the class's factor. Errors then read as estimated KLD.
+public struct SensitivityProbe {
+    public var planner: TargetSizePlanner
+    /// Tokenized calibration text (BOS included when the tokenizer adds it).
+    public var tokens: [Int32]
+    public var bos: Int32?
+    public var context = 512
+    public var chunks = 1
+    /// Type of every tensor outside the probed class.
+    public var baseType: GGMLType = .q8_0
+    /// Where the temporary models and logits go (removed afterwards).
+    public var workDirectory: String
+    public var threads: Int?
+    public var progress: ((String) -> Void)?
+
+    public init(planner: TargetSizePlanner, tokens: [Int32], bos: Int32?, workDirectory: String) {
+        self.planner = planner
+        self.tokens = tokens
+        self.bos = bos
+        self.workDirectory = workDirectory
+    }
+
+    /// The class of a tensor: its name without the `blk.N.` prefix.
+    public static func tensorClass(_ name: String) -> String {
+        guard name.hasPrefix("blk."), let dot = name.dropFirst(4).firstIndex(of: ".") else { return name }
+        return String(name[name.index(after: dot)...])
+    }
+
+    /// The coarse type a probe gives a tensor: the one with the largest error among its
+    /// candidates of at least 3 bits per weight.
+    static func probeType(_ p: TensorProfile) -> CandidateCost? {
+        let n = p.shape.reduce(1, *)
+        return p.candidates.filter { Double($0.bytes * 8) / Double(n) >= 3.0 }.max { $0.error < $1.error }
+    }
+
+    /// One factor per class (KLD per unit of error), measured as described above.
+    public func measure(profiles: [TensorProfile]) throws -> [String: Double] {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
+        let tag = UUID().uuidString.prefix(8)
+        let baseLogits = workDirectory + "/.quant-probe-\(tag).logits"
+        defer { try? fm.removeItem(atPath: baseLogits) }
+        let source = try LanguageModel(file: planner.model)
+        let s0 = try Session(model: source, contextLength: context, threads: threads)
+        progress?("reference logits")
+        _ = try PerplexityRunner(session: s0).run(tokens: tokens, bos: bos, chunks: chunks, saveLogits: baseLogits)
+
+        var byClass: [String: [TensorProfile]] = [:]
+        for p in profiles { byClass[Self.tensorClass(p.name), default: []].append(p) }
+        let baseTypes = Dictionary(uniqueKeysWithValues: profiles.map { ($0.name, baseType) })
+
+        func kld(_ types: [String: GGMLType], label: String) throws -> Double {
+            progress?(label)
+            let path = workDirectory + "/.quant-probe-\(tag).gguf"
+            defer { try? fm.removeItem(atPath: path) }
+            let plan = try planner.plan(types: types)
+            _ = try GGUFQuantizer.run(input: planner.model, plan: plan.plan, metadata: plan.metadata, outputPath: path,
+                                      imatrix: planner.profiler.imatrix, allowRequantize: true)
+            let lm = try LanguageModel(path: path)
+            let session = try Session(model: lm, contextLength: context, threads: threads)
+            return try KLDivergenceRunner(session: session).run(baseFile: baseLogits, chunks: chunks, bos: bos).kl!.meanKLD.value
+        }
+        let floor = try kld(baseTypes, label: "all \(baseType.name)")
+        var factors: [String: Double] = [:]
+        for (cls, members) in byClass.sorted(by: { $0.key < $1.key }) {
+            var types = baseTypes
+            var error = 0.0
+            for p in members {
+                guard let c = Self.probeType(p) else { continue }
+                types[p.name] = c.type
+                error += c.error - (p.candidates.first { $0.type == baseType }?.error ?? 0)
+            }
+            guard error > 0 else { continue }
+            let k = try kld(types, label: cls)
+            factors[cls] = max(k - floor, 0) / error
+        }
+        // A class whose damage drowned in the noise gets a small factor, never zero.
+        let positive = factors.values.filter { $0 > 0 }.sorted()
+        let least = positive.isEmpty ? 1 : positive[0] * 0.5
+        for (k, v) in factors where v <= 0 { factors[k] = least }
+        return factors
+    }
+
+    /// `profiles` with every error multiplied by its class's factor. With `trustedRangeOnly`,
+    /// candidates coarser than the probe's types (fewer than 3 bits per weight) are dropped: the
+    /// linear model was calibrated at the probe's error level and badly underestimates the damage
+    /// of 2-bit types on a few critical tensors (e.g. early ffn_down).
+    public static func apply(_ factors: [String: Double], to profiles: [TensorProfile], trustedRangeOnly: Bool = false) -> [TensorProfile] {
+        profiles.map { p in
+            var p = p
+            let f = factors[tensorClass(p.name)] ?? 1
+            p.sensitivity *= f
+            for i in p.candidates.indices { p.candidates[i].error *= f }
+            if trustedRangeOnly {
+                let n = Double(p.shape.reduce(1, *))
+                let kept = p.candidates.filter { Double($0.bytes * 8) / n >= 3.0 }
+                if !kept.isEmpty { p.candidates = kept }
+            }
+            return p
+        }
+    }
+}

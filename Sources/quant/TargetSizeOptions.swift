@@ -1,0 +1,128 @@
+import ArgumentParser
+import Calibration
+import Foundation
+import GGUF
+import Inference
+import QKCore
+import Quantization
+
+/// `quant quantize --target-size/--target-bpw/--plan-in`: a type per tensor chosen to fit a size.
+struct TargetSizeOptions: ParsableArguments {
+    @Option(name: [.customLong("target-size")], help: "Largest output file: bytes or 4.2GB, 600MiB… (KB/MB/GB = 1000ⁿ, KiB/MiB/GiB = 1024ⁿ).")
+    var targetSize: String?
+    @Option(name: [.customLong("target-bpw")], help: "Largest tensor data, in bits per weight (header and metadata come on top).")
+    var targetBpw: Double?
+    @Option(name: [.customLong("plan-out")], help: "Save the chosen per-tensor types (NAME=TYPE lines).") var planOut: String?
+    @Option(name: [.customLong("plan-in")], help: "Use the per-tensor types of a saved plan (NAME=TYPE lines) instead of choosing.")
+    var planIn: String?
+    @Option(name: [.customLong("candidate-types")], help: "Comma-separated ggml types to choose from (default: legacy, k-, i-quants, F16).")
+    var candidateTypes: String?
+
+    @Option(name: [.customLong("sensitivity-text")], help: "Calibration text: measure with the engine how much each tensor class hurts the output (KLD), and weigh its errors by that.")
+    var sensitivityText: String?
+    @Option(name: [.customLong("sensitivity-chunks")], help: "Chunks of 512 tokens of the calibration text per sensitivity measurement (default 1).")
+    var sensitivityChunks = 1
+    @Option(name: .long, help: "Measurements cache (JSON): reused when it matches the model and candidates, else written; sensitivity factors go to FILE.sensitivity.json.")
+    var measurements: String?
+
+    var isActive: Bool { targetSize != nil || targetBpw != nil || planIn != nil }
+
+    func run(input: String, output: String, imatrix: String?, dryRun: Bool, threads: Int?, json: Bool, quiet: Bool,
+             method: () throws -> QuantizationMethod = { .ggml }) throws {
+        guard [targetSize != nil, targetBpw != nil, planIn != nil].filter({ $0 }).count == 1 else {
+            throw QuantKitError("give exactly one of --target-size, --target-bpw and --plan-in")
+        }
+        let target: SizeTarget? = try targetSize.map { .fileBytes(try SizeTarget.parseBytes($0)) }
+            ?? targetBpw.map { bpw in
+                guard bpw > 0, bpw.isFinite else { throw QuantKitError("--target-bpw must be a positive number") }
+                return .bitsPerWeight(bpw)
+            }
+        let pool = threads.map { ThreadPool(threads: $0) } ?? .shared
+        let model = try GGUFModel(path: input)
+        let candidates = try candidateTypes.map { try $0.split(separator: ",").map { try CLI.ggmlType(String($0)) } }
+        var planner = try TargetSizePlanner(model: model, imatrixPath: imatrix, candidates: candidates ?? ErrorProfiler.defaultCandidates)
+        planner.profiler.pool = pool
+        let reporter = ProgressLine(enabled: !quiet && !json)
+        let start = Date()
+        let sized: SizedPlan
+        var measureSeconds = 0.0
+        if let planIn {
+            sized = try planner.plan(types: PlanFile.read(path: planIn))
+        } else {
+            planner.progress = { i, n, name in reporter.update("measuring [\(i)/\(n)] \(name)") }
+            let cached = measurements.flatMap { planner.loadMeasurements(path: $0) }
+            var profiles = try cached ?? planner.measure()
+            if let sensitivityText {
+                // Factors are cached next to the measurements (they depend on the model and text only).
+                let factorsPath = measurements.map { $0 + ".sensitivity.json" }
+                var factors = factorsPath.flatMap { FileManager.default.contents(atPath: $0) }
+                    .flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) }
+                if factors == nil {
+                    let lm = try LanguageModel(file: model)
+                    let vocab = try TextTokens.vocabulary(of: lm)
+                    var probe = SensitivityProbe(planner: planner, tokens: try TextTokens.tokenize(file: sensitivityText, with: vocab),
+                                                 bos: vocab.bosForChunks, workDirectory: URL(fileURLWithPath: output).deletingLastPathComponent().path)
+                    probe.chunks = sensitivityChunks
+                    probe.threads = threads
+                    probe.progress = { reporter.update("sensitivity: \($0)") }
+                    factors = try probe.measure(profiles: profiles)
+                    reporter.finish()
+                    if let factorsPath { try JSONEncoder().encode(factors!).write(to: URL(fileURLWithPath: factorsPath), options: .atomic) }
+                }
+                if !json {
+                    print("sensitivity (KLD per unit of weighted error): "
+                          + factors!.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3g", $0.value))" }.joined(separator: ", "))
+                }
+                let all = SensitivityProbe.apply(factors!, to: profiles)
+                let trusted = SensitivityProbe.apply(factors!, to: profiles, trustedRangeOnly: true)
+                // Types below the probed range only when the target cannot be met without them.
+                if let target, (try? planner.plan(target: target, profiles: trusted)) == nil { profiles = all } else { profiles = trusted }
+            }
+            if let measurements, cached == nil { try TargetSizePlanner.saveMeasurements(profiles, path: measurements) }
+            reporter.finish()
+            measureSeconds = Date().timeIntervalSince(start)
+            sized = try planner.plan(target: target!, profiles: profiles)
+        }
+        if let planOut { try PlanFile.format(sized).write(toFile: planOut, atomically: true, encoding: .utf8) }
+        let params = sized.plan.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        let dataBytes = sized.fileBytes - sized.headerBytes
+        if !json {
+            func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
+            print(pad("tensor", 36) + " " + pad("type", 8) + " " + pad("bytes", 12) + " est. error")
+            for p in sized.plan {
+                print(pad(p.name, 36) + " " + pad(p.outputType.name, 8) + " " + pad(String(p.outputBytes), 12) + " "
+                      + String(format: "%.4g", sized.estimatedError[p.name] ?? 0))
+            }
+            var counts: [GGMLType: Int] = [:]
+            for p in sized.plan { counts[p.outputType, default: 0] += 1 }
+            print("types: " + counts.sorted { $0.value > $1.value }.map { "\($0.key.name) \($0.value)" }.joined(separator: ", "))
+            print("file size: \(sized.fileBytes) bytes (\(CLI.mib(sized.fileBytes)))"
+                  + (sized.target.map { ", target \($0) bytes" } ?? "")
+                  + String(format: ", %.3f bpw, estimated error %.6g", Double(dataBytes * 8) / Double(max(params, 1)), sized.totalError)
+                  + (measureSeconds > 0 ? String(format: ", measured in %.1f s", measureSeconds) : ""))
+        }
+        var written: QuantizeSummary?
+        if !dryRun {
+            written = try GGUFQuantizer.run(input: model, plan: sized.plan, metadata: sized.metadata, outputPath: output,
+                                            imatrix: planner.profiler.imatrix, allowRequantize: true, method: try method(), pool: pool,
+                                            progress: { p in reporter.update("[\(p.tensorIndex + 1)/\(p.tensorCount)] \(p.tensorName)") })
+            reporter.finish()
+            guard written!.fileBytes == sized.fileBytes else {
+                throw QuantKitError("internal error: wrote \(written!.fileBytes) bytes, planned \(sized.fileBytes)", path: output)
+            }
+            if !json { print("wrote \(output) in " + String(format: "%.1f s", Date().timeIntervalSince(start))) }
+        } else {
+            try GGUFQuantizer.validate(sized.plan, input: model, imatrix: planner.profiler.imatrix, allowRequantize: true)
+        }
+        if json {
+            let obj: [String: Any] = [
+                "input": input, "output": dryRun ? NSNull() : output, "file_bytes": sized.fileBytes, "header_bytes": sized.headerBytes,
+                "target_bytes": sized.target ?? NSNull(), "estimated_error": sized.totalError, "file_type": sized.fileTypeName,
+                "measure_seconds": measureSeconds, "seconds": Date().timeIntervalSince(start),
+                "tensors": sized.plan.map { ["name": $0.name, "type": $0.outputType.name, "bytes": $0.outputBytes,
+                                             "error": sized.estimatedError[$0.name] ?? 0] as [String: Any] },
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+
+/// `quant quantize --target-size`: the file fits, the plan replays, and an impossible target
+/// fails with the smallest reachable size named.
+struct TargetSizeCLITests {
+    static let f32 = "derived/smollm2-F32.gguf"
+    static let quick = ["--candidate-types", "Q4_0,Q5_0,Q8_0,Q4_K,Q6_K"]
+
+    @Test func fitsTargetAndReplaysPlan() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try CLI.model(Self.f32)
+        let r = try CLI.run(["quantize", model, "\(dir)/a.gguf", "--target-size", "95MB", "--plan-out", "\(dir)/plan.txt",
+                             "--quiet"] + Self.quick)
+        #expect(r.status == 0, "\(r.stderr)")
+        let size = try FileManager.default.attributesOfItem(atPath: "\(dir)/a.gguf")[.size] as! Int
+        #expect(size <= 95_000_000)
+        #expect(String(decoding: r.stdout, as: UTF8.self).contains("file size: \(size) bytes"))
+        let b = try CLI.run(["quantize", model, "\(dir)/b.gguf", "--plan-in", "\(dir)/plan.txt", "--quiet"])
+        #expect(b.status == 0, "\(b.stderr)")
+        #expect(FileManager.default.contents(atPath: "\(dir)/a.gguf") == FileManager.default.contents(atPath: "\(dir)/b.gguf"))
+        // --dry-run writes nothing.
+        let d = try CLI.run(["quantize", model, "\(dir)/c.gguf", "--target-bpw", "5", "--dry-run", "--quiet"] + Self.quick)
+        #expect(d.status == 0, "\(d.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/c.gguf"))
+    }
+
+    @Test func tooSmallTargetNamesTheMinimum() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CLI.run(["quantize", try CLI.model(Self.f32), "\(dir)/o.gguf", "--target-size", "10MiB", "--quiet"] + Self.quick)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("too small") && r.stderr.contains("smallest file"), "\(r.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+
+    @Test func typeAndTargetTogetherIsRefused() throws {
+        let r = try CLI.run(["quantize", try CLI.model(Self.f32), "/tmp/never.gguf", "Q4_K_M", "--target-size", "90MB"])
+        #expect(r.status != 0 && r.stderr.contains("not both"), "\(r.stderr)")
+    }
+}
