@@ -85,7 +85,7 @@ let package = Package(
                     swiftSettings: speed),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Quantization", "SafeTensors", "GGUF", "QKCore"], exclude: ["Fixtures"],
                     swiftSettings: speed),
-        .testTarget(name: "ExportTests", dependencies: ["Export", "Conversion", "Inference", "SafeTensors", "QKCore"],
+        .testTarget(name: "ExportTests", dependencies: ["Export", "Conversion", "Inference", "SafeTensors", "QKCore"], exclude: ["decode_export.py"],
                     swiftSettings: speed),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "QuantFormats", "QKCore", "CKernels"], swiftSettings: speed),
     ],
