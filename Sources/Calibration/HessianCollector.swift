@@ -47,8 +47,10 @@ public struct HessianRunner {
         session.activationObserver = collector
         defer { session.activationObserver = nil }
         let report = try PerplexityRunner(session: session).run(tokens: tokens, bos: bos, chunks: chunks) { progress($0) }
+        var checked = Set<ObjectIdentifier>()   // q/k/v (gate/up) share one moment: scan it once
         for name in collector.hessians.names {
-            if let m = collector.hessians.moment(for: name), m.sum.contains(where: { !$0.isFinite }) {
+            guard let m = collector.hessians.moment(for: name), checked.insert(ObjectIdentifier(m)).inserted else { continue }
+            if m.sum.contains(where: { !$0.isFinite }) {
                 throw QuantKitError("non-finite activation statistics for \(name): the model produced inf/NaN on this text", path: session.model.path)
             }
         }
