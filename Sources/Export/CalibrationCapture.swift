@@ -1,3 +1,4 @@
+import CKernels
 import Conversion
 import Foundation
 import Inference
@@ -15,7 +16,8 @@ public final class InputStatistics: @unchecked Sendable {
     /// Sampled rows (tokens) of the input, row-major `sampleCount` × `cols` (AWQ's loss).
     public var samples: [Float] = []
     public var sampleCount: Int { samples.count / cols }
-    /// Σ xᵀx (cols × cols) when Hessians are collected (GPTQ), else empty.
+    /// Σ xᵀx (cols × cols, upper triangle only: the rest stays zero) when Hessians are
+    /// collected (GPTQ), else empty.
     public var hessian: [Float] = []
 
     init(cols: Int, hessian: Bool) {
@@ -36,7 +38,6 @@ public final class CalibrationCapture: ActivationObserver, @unchecked Sendable {
     let hessians: Bool
     let sampleStride: Int
     let maxSamples: Int
-    private var transposed: [Float] = []
 
     init(hessians: Bool, sampleStride: Int, maxSamples: Int) {
         self.hessians = hessians
@@ -74,11 +75,12 @@ public final class CalibrationCapture: ActivationObserver, @unchecked Sendable {
         }
         s.tokens += tokens
         if hessians {
-            if transposed.count < cols * tokens { transposed = [Float](repeating: 0, count: cols * tokens) }
-            transposed.withUnsafeMutableBufferPointer { xt in
-                for t in 0 ..< tokens { for c in 0 ..< cols { xt[c * tokens + t] = input[t * cols + c] } }
-                s.hessian.withUnsafeMutableBufferPointer { h in
-                    Gemm.nt(xt.baseAddress!, xt.baseAddress!, h.baseAddress!, m: cols, n: cols, k: tokens, accumulate: true, pool: pool)
+            // Upper triangle only (what GPTQ reads), in bands of 16 rows claimed one at a time.
+            let band = 16
+            s.hessian.withUnsafeMutableBufferPointer { h in
+                let hp = h.baseAddress!
+                pool.parallelFor((cols + band - 1) / band, threads: threads) { b in
+                    qk_syrk_upper(input, Int32(tokens), Int32(cols), Int32(cols), hp, Int32(b * band), Int32(min(cols, (b + 1) * band)))
                 }
             }
         }

@@ -1,6 +1,6 @@
 import QKCore
 
-/// A small F32 matrix product for calibration work (AWQ's output-error search, GPTQ's Hessians):
+/// A small F32 matrix product for calibration work (AWQ's output-error search):
 /// C[m×n] (+)= A[m×k] · B[n×k]ᵀ, all row-major, both operands read along k so every inner
 /// loop is a contiguous dot product. Blocks of 4×2 outputs share their loads; rows of C are
 /// spread over the pool. Not bit-exact with anything: only used where float error is fine.

@@ -22,6 +22,8 @@ struct TargetSizeOptions: ParsableArguments {
     var sensitivityText: String?
     @Option(name: [.customLong("sensitivity-chunks")], help: "Chunks of 512 tokens of the calibration text per sensitivity measurement (default 1).")
     var sensitivityChunks = 1
+    @Option(name: [.customLong("verify-plans")], help: "With --sensitivity-text: measure this many candidate plans (the target and smaller budgets) with the engine and keep the best (0: trust the estimate; default 5).")
+    var verifyPlans = 5
     @Option(name: .long, help: "Measurements cache (JSON): reused when it matches the model and candidates, else written; sensitivity factors go to FILE.sensitivity.json.")
     var measurements: String?
 
@@ -52,19 +54,23 @@ struct TargetSizeOptions: ParsableArguments {
             planner.progress = { i, n, name in reporter.update("measuring [\(i)/\(n)] \(name)") }
             let cached = measurements.flatMap { planner.loadMeasurements(path: $0) }
             var profiles = try cached ?? planner.measure()
+            var verifier: PlanVerifier?
+            var profileSets: [[TensorProfile]] = []
             if let sensitivityText {
                 // Factors are cached next to the measurements (they depend on the model and text only).
                 let factorsPath = measurements.map { $0 + ".sensitivity.json" }
                 var factors = factorsPath.flatMap { FileManager.default.contents(atPath: $0) }
                     .flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) }
+                let lm = try LanguageModel(file: model)
+                let vocab = try TextTokens.vocabulary(of: lm)
+                var probe = SensitivityProbe(planner: planner, tokens: try TextTokens.tokenize(file: sensitivityText, with: vocab),
+                                             bos: vocab.bosForChunks, workDirectory: URL(fileURLWithPath: output).deletingLastPathComponent().path)
+                probe.chunks = sensitivityChunks
+                probe.threads = threads
+                probe.progress = { reporter.update("sensitivity: \($0)") }
+                verifier = PlanVerifier(probe: probe)
+                verifier!.fractions = Array(verifier!.fractions.prefix(max(verifyPlans, 1)))
                 if factors == nil {
-                    let lm = try LanguageModel(file: model)
-                    let vocab = try TextTokens.vocabulary(of: lm)
-                    var probe = SensitivityProbe(planner: planner, tokens: try TextTokens.tokenize(file: sensitivityText, with: vocab),
-                                                 bos: vocab.bosForChunks, workDirectory: URL(fileURLWithPath: output).deletingLastPathComponent().path)
-                    probe.chunks = sensitivityChunks
-                    probe.threads = threads
-                    probe.progress = { reporter.update("sensitivity: \($0)") }
                     factors = try probe.measure(profiles: profiles)
                     reporter.finish()
                     if let factorsPath { try JSONEncoder().encode(factors!).write(to: URL(fileURLWithPath: factorsPath), options: .atomic) }
@@ -77,11 +83,26 @@ struct TargetSizeOptions: ParsableArguments {
                 let trusted = SensitivityProbe.apply(factors!, to: profiles, trustedRangeOnly: true)
                 // Types below the probed range only when the target cannot be met without them.
                 if let target, (try? planner.plan(target: target, profiles: trusted)) == nil { profiles = all } else { profiles = trusted }
+                // The engine decides whether the 2-bit candidates pay off at this size.
+                profileSets = profiles.first?.candidates.count == all.first?.candidates.count ? [all] : [trusted, all]
             }
             if let measurements, cached == nil { try TargetSizePlanner.saveMeasurements(profiles, path: measurements) }
             reporter.finish()
             measureSeconds = Date().timeIntervalSince(start)
-            sized = try planner.plan(target: target!, profiles: profiles)
+            if let verifier, verifyPlans > 1 {
+                let (best, trials, chosen) = try verifier.best(target: target!, profileSets: profileSets)
+                reporter.finish()
+                sized = best
+                if !json && !trials.isEmpty {
+                    print("candidate plans measured on the calibration text (mean KLD):")
+                    for (i, t) in trials.enumerated() {
+                        print(String(format: "  budget %.1f%%: %d bytes, estimated %.5f, measured %.5f", t.fraction * 100, t.fileBytes, t.estimated, t.measured)
+                              + (i == chosen ? "  ← chosen" : ""))
+                    }
+                }
+            } else {
+                sized = try planner.plan(target: target!, profiles: profiles)
+            }
         }
         if let planOut { try PlanFile.format(sized).write(toFile: planOut, atomically: true, encoding: .utf8) }
         let params = sized.plan.reduce(0) { $0 + $1.shape.reduce(1, *) }

@@ -9,6 +9,15 @@ public enum SizeTarget: Sendable, Equatable {
     /// take at most `bpw × elements / 8` bytes; header and metadata come on top.
     case bitsPerWeight(Double)
 
+    /// The same kind of target, `fraction` as large (smaller budgets to try: a plan that fits
+    /// them fits this one too).
+    public func scaled(_ fraction: Double) -> SizeTarget {
+        switch self {
+        case .fileBytes(let b): return .fileBytes(Int((Double(b) * fraction).rounded(.down)))
+        case .bitsPerWeight(let bpw): return .bitsPerWeight(bpw * fraction)
+        }
+    }
+
     /// Parses a size such as `4.2GB`, `600MiB`, `123456789` or `1.5 GiB`: B, KB/MB/GB/TB are
     /// powers of 1000, KiB/MiB/GiB/TiB powers of 1024 (case-insensitive, `K`/`M`/`G` alone mean
     /// the decimal units). Fractions round down to whole bytes.

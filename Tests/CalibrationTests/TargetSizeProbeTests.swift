@@ -1,0 +1,79 @@
+import Calibration
+import Foundation
+import GGUF
+import Inference
+import QKCore
+import Quantization
+import Testing
+import Tokenizers
+
+/// The engine-measured parts of target-size planning on SmolLM2-135M: sensitivity factors per
+/// class and band of layers, and the plan verifier that writes candidate plans and keeps the
+/// one with the lowest measured KL divergence.
+@Suite(.serialized) struct TargetSizeProbeTests {
+    @Test func probeKeysSplitLayersIntoBands() {
+        #expect(SensitivityProbe.probeKey("blk.0.ffn_down.weight", layers: 30, bands: 4) == "ffn_down.weight@0-7")
+        #expect(SensitivityProbe.probeKey("blk.8.ffn_down.weight", layers: 30, bands: 4) == "ffn_down.weight@8-14")
+        #expect(SensitivityProbe.probeKey("blk.22.attn_q.weight", layers: 30, bands: 4) == "attn_q.weight@15-22")
+        #expect(SensitivityProbe.probeKey("blk.29.attn_q.weight", layers: 30, bands: 4) == "attn_q.weight@23-29")
+        #expect(SensitivityProbe.probeKey("token_embd.weight", layers: 30, bands: 4) == "token_embd.weight")
+        #expect(SensitivityProbe.probeKey("blk.1.attn_v.weight", layers: 2, bands: 4) == "attn_v.weight@1-1")
+        // Every layer lands in exactly one band, bands cover 0…layers−1 in order.
+        for layers in [1, 2, 5, 24, 30, 62] {
+            var last = -1
+            for l in 0 ..< layers {
+                let key = SensitivityProbe.probeKey("blk.\(l).x", layers: layers, bands: 4)
+                let range = key.split(separator: "@")[1].split(separator: "-").map { Int($0)! }
+                #expect(range[0] <= l && l <= range[1])
+                #expect(range[0] == last + 1 || range[0] <= last)
+                last = range[1]
+            }
+            #expect(last == layers - 1)
+        }
+        let factors = ["ffn_down.weight@0-7": 3.0, "ffn_down.weight@8-14": 2.0, "attn_q.weight": 5.0]
+        #expect(SensitivityProbe.factor(for: "blk.3.ffn_down.weight", in: factors) == 3)
+        #expect(SensitivityProbe.factor(for: "blk.8.ffn_down.weight", in: factors) == 2)
+        #expect(SensitivityProbe.factor(for: "blk.20.ffn_down.weight", in: factors) == nil)
+        #expect(SensitivityProbe.factor(for: "blk.20.attn_q.weight", in: factors) == 5)  // factors from before bands
+    }
+
+    @Test func verifierKeepsTheBestMeasuredPlanThatFits() throws {
+        let path = try Fixtures.model("smollm2", "F32")
+        let model = try GGUFModel(path: path)
+        var planner = try TargetSizePlanner(model: model, imatrixPath: nil, candidates: [.q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K])
+        planner.profiler.sampleElements = 1 << 15
+        let profiles = try planner.measure()
+        let lm = try LanguageModel(file: model)
+        let tokenizer = try Tokenizer(model: lm.file)
+        let text = try Data(contentsOf: URL(fileURLWithPath: Fixtures.text))
+        let tokens = text.withUnsafeBytes { tokenizer.encode(utf8: $0.bindMemory(to: UInt8.self), addSpecial: false, parseSpecial: false) }
+        let work = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        var probe = SensitivityProbe(planner: planner, tokens: Array(tokens.prefix(1100)), bos: tokenizer.addBOS ? tokenizer.bos : nil,
+                                     workDirectory: work)
+        probe.bands = 2
+        let factors = try probe.measure(profiles: profiles)
+        // Factors per class and band (8 classes of blk tensors × 2 bands at most: a class and
+        // band whose probe type loses nothing against Q8_0 has no factor), plus token_embd.
+        let banded = factors.keys.filter { $0.contains("@") }
+        #expect(banded.count >= 8 && banded.count <= 16, "\(factors.keys.sorted())")
+        #expect(banded.contains("ffn_down.weight@0-14") && banded.contains("ffn_down.weight@15-29"), "\(factors.keys.sorted())")
+        #expect(factors["token_embd.weight"] != nil && factors.values.allSatisfy { $0 > 0 && $0.isFinite })
+
+        let weighted = SensitivityProbe.apply(factors, to: profiles)
+        // Below the all-Q4_1 size (the shipped model's own grid, lossless) so plans differ.
+        let target = SizeTarget.fileBytes(86_000_000)
+        var verifier = PlanVerifier(probe: probe)
+        verifier.fractions = [1, 0.98, 0.96]
+        let (best, trials, chosen) = try verifier.best(target: target, profileSets: [weighted])
+        #expect(trials.count == 3)
+        let i = try #require(chosen)
+        #expect(trials.allSatisfy { $0.fileBytes <= 86_000_000 && $0.measured > 0 })
+        #expect(trials[i].measured == trials.map(\.measured).min())
+        #expect(best.fileBytes == trials[i].fileBytes && best.target == 86_000_000)
+        // Smaller budgets really are smaller plans.
+        #expect(trials[2].fileBytes < trials[0].fileBytes)
+        // No temporary model or logits left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work).isEmpty)
+    }
+}
