@@ -124,6 +124,14 @@ public final class OutputFile {
         }
         committed = true
     }
+
+    /// Writes `bytes` to `path` atomically (temporary file in the same directory, then rename).
+    /// Unlike Foundation's `.atomic` writes on Linux, it leaves no temporary directory behind.
+    public static func write<C: Collection>(_ bytes: C, to path: String) throws where C.Element == UInt8 {
+        let out = try OutputFile(path: path)
+        try out.write(Array(bytes))
+        try out.commit()
+    }
 }
 
 @inline(__always) private func sysWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {

@@ -26,7 +26,8 @@ struct ExportCommand: ParsableCommand {
     @Flag(name: .customLong("asym"), help: "Asymmetric grid (zero points).") var asym = false
     @Option(help: "rtn, gptq or awq.") var method = "rtn"
     @Option(help: "Calibration text file (gptq, awq).") var calibration: String?
-    @Option(name: .customLong("calibration-tokens"), help: "Calibration tokens used at most.") var calibrationTokens = 4096
+    @Option(name: .customLong("calibration-tokens"), help: "Calibration tokens used at most (default: 16384 for gptq, 4096 for awq).")
+    var calibrationTokens: Int?
     @Option(help: "GPTQ damping (fraction of mean diag H).") var damp = 0.1
     @Flag(name: .customLong("act-order"), help: "GPTQ: quantize columns by decreasing Hessian diagonal.") var actOrder = false
     @Option(name: .customLong("max-shard-size"), help: "Largest shard in MB.") var maxShardMB = 5000

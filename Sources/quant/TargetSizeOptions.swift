@@ -73,7 +73,7 @@ struct TargetSizeOptions: ParsableArguments {
                 if factors == nil {
                     factors = try probe.measure(profiles: profiles)
                     reporter.finish()
-                    if let factorsPath { try JSONEncoder().encode(factors!).write(to: URL(fileURLWithPath: factorsPath), options: .atomic) }
+                    if let factorsPath { try OutputFile.write(JSONEncoder().encode(factors!), to: factorsPath) }
                 }
                 if !json {
                     print("sensitivity (KLD per unit of weighted error): "
@@ -104,7 +104,7 @@ struct TargetSizeOptions: ParsableArguments {
                 sized = try planner.plan(target: target!, profiles: profiles)
             }
         }
-        if let planOut { try PlanFile.format(sized).write(toFile: planOut, atomically: true, encoding: .utf8) }
+        if let planOut { try OutputFile.write(Array(PlanFile.format(sized).utf8), to: planOut) }
         let params = sized.plan.reduce(0) { $0 + $1.shape.reduce(1, *) }
         let dataBytes = sized.fileBytes - sized.headerBytes
         if !json {

@@ -81,7 +81,7 @@ public struct TargetSizePlanner {
 
     /// Saves measurements for ``loadMeasurements(path:)``.
     public static func saveMeasurements(_ profiles: [TensorProfile], path: String) throws {
-        try JSONEncoder().encode(profiles).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try OutputFile.write(JSONEncoder().encode(profiles), to: path)
     }
 
     /// The plan with the least total estimated error whose file fits `target`.
