@@ -81,10 +81,11 @@ struct TargetSizeOptions: ParsableArguments {
                 }
                 let all = SensitivityProbe.apply(factors!, to: profiles)
                 let trusted = SensitivityProbe.apply(factors!, to: profiles, trustedRangeOnly: true)
-                // Types below the probed range only when the target cannot be met without them.
-                if let target, (try? planner.plan(target: target, profiles: trusted)) == nil { profiles = all } else { profiles = trusted }
-                // The engine decides whether the 2-bit candidates pay off at this size.
-                profileSets = profiles.first?.candidates.count == all.first?.candidates.count ? [all] : [trusted, all]
+                // Types below the probed range only when the target cannot be met without them;
+                // when it can, the verifier measures whether they pay off anyway.
+                let trustedFits = target.map { (try? planner.plan(target: $0, profiles: trusted)) != nil } ?? true
+                profiles = trustedFits ? trusted : all
+                profileSets = trustedFits ? [trusted, all] : [all]
             }
             if let measurements, cached == nil { try TargetSizePlanner.saveMeasurements(profiles, path: measurements) }
             reporter.finish()
