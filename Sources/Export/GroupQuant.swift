@@ -73,14 +73,16 @@ public struct QuantGrid: Sendable, Equatable {
     }
 
     /// Scale and zero of the group `values` (strided by `stride`) that minimise the
-    /// `weights`-weighted squared error of the group as decoded — GPTQ's group parameters
+    /// `weights`-weighted squared error of the group as decoded: GPTQ's group parameters
     /// chosen with the Hessian diagonal (the importance of each input column) rather than by
-    /// min/max alone. Symmetric: scales absmax/d for d from 6 to 9 in steps of 0.1 (for 4 bits;
-    /// scaled by (2^bits−1)/15 otherwise), each also
-    /// refitted by weighted least squares on its codes; asymmetric: the [lo, hi] range shrunk
-    /// by 1 down to 0.7 at either end, each also refitted (scale and offset) on its codes. The plain min/max parameters are a candidate too, so
-    /// the result is never worse than `parameters` on the weighted error. All-zero weights
-    /// give the plain parameters.
+    /// min/max alone.
+    ///
+    /// Symmetric: scales absmax/d for d from 6 to 9 in steps of 0.1 (for 4 bits; scaled by
+    /// (2^bits−1)/15 otherwise), each also refitted by weighted least squares on its codes.
+    /// Asymmetric: the [lo, hi] range shrunk by 1 down to 0.7 at either end, each also refitted
+    /// (scale and offset) on its codes. The plain min/max parameters are a candidate too, so
+    /// the result is never worse than `parameters` on the weighted error; all-zero weights give
+    /// the plain parameters.
     public func searchParameters(_ values: UnsafePointer<Float>, count: Int, stride: Int = 1,
                                  weights: UnsafePointer<Float>) -> (scale: Float, zero: Int) {
         let plain = parameters(values, count: count, stride: stride)
