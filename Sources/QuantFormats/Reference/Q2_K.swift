@@ -46,7 +46,7 @@ enum Q2_K {
                     var maxMin: Float = 0
                     for j in 0 ..< 16 {
                         for l in 0 ..< 16 { weights[l] = abs(xb[16 * j + l]) }
-                        scales[j] = KQuantHelpers.makeQkx2Quants(16, 3, xb + 16 * j, weights, L + 16 * j, &mins[j], laux,
+                        scales[j] = KQuantFast.makeQkx2Quants(16, 3, xb + 16 * j, weights, L + 16 * j, &mins[j], laux,
                                                                  -0.5, 0.1, 15, true)
                         if scales[j] > maxScale { maxScale = scales[j] }
                         if mins[j] > maxMin { maxMin = mins[j] }
@@ -96,7 +96,7 @@ enum Q2_K {
                             weight[l] = w[l] * (sigma2 + xb[16 * j + l] * xb[16 * j + l]).squareRoot()
                         }
                         for l in 0 ..< 16 { sw[j] += weight[l] }
-                        scales[j] = KQuantHelpers.makeQkx3Quants(16, 3, xb + 16 * j, weight, L + 16 * j, &mins[j], laux,
+                        scales[j] = KQuantFast.makeQkx3Quants(16, 3, xb + 16 * j, weight, L + 16 * j, &mins[j], laux,
                                                                  -0.9, 0.05, 36)
                     }
                     let dm = KQuantHelpers.makeQpQuants(16, 15, scales, Ls, sw)

@@ -51,7 +51,7 @@ enum Q4_1 {
                     let yb = y + ib * blockBytes
                     for j in 0 ..< blockSize { weight[j] = w[j] * (sigma2 + xb[j] * xb[j]).squareRoot() }
                     var min: Float = 0
-                    let d = KQuantHelpers.makeQkx3Quants(blockSize, 15, xb, weight, L, &min, laux, -0.9, 0.05, 36)
+                    let d = KQuantFast.makeQkx3Quants(blockSize, 15, xb, weight, L, &min, laux, -0.9, 0.05, 36)
                     KQuantHelpers.storeF16(d, yb)
                     KQuantHelpers.storeF16(-min, yb + 2)
                     for j in 0 ..< 16 { yb[4 + j] = L[j] | (L[j + 16] << 4) }

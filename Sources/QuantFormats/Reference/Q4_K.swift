@@ -46,7 +46,7 @@ enum Q4_K {
             for l in 0 ..< 32 { sumX2 += xb[32 * j + l] * xb[32 * j + l] }
             let avX = (sumX2 / 32).squareRoot()
             for l in 0 ..< 32 { weights[l] = avX + abs(xb[32 * j + l]) }
-            scales[j] = KQuantHelpers.makeQkx2Quants(32, nmax, xb + 32 * j, weights, L + 32 * j, &mins[j], laux,
+            scales[j] = KQuantFast.makeQkx2Quants(32, nmax, xb + 32 * j, weights, L + 32 * j, &mins[j], laux,
                                                      rmin, 0.1, nstep, false)
             if scales[j] > maxScale { maxScale = scales[j] }
             if mins[j] > maxMin { maxMin = mins[j] }
@@ -80,7 +80,7 @@ enum Q4_K {
             var sumw: Float = 0
             for l in 0 ..< 32 { sumw += weights[l] }
             sw[j] = sumw
-            scales[j] = KQuantHelpers.makeQkx3Quants(32, nmax, xb + 32 * j, weights, L + 32 * j, &mins[j], laux, -0.9, 0.05, 36)
+            scales[j] = KQuantFast.makeQkx3Quants(32, nmax, xb + 32 * j, weights, L + 32 * j, &mins[j], laux, -0.9, 0.05, 36)
         }
         let dBlock = KQuantHelpers.makeQpQuants(8, 63, scales, Ls, sw)
         let mBlock = KQuantHelpers.makeQpQuants(8, 63, mins, Lm, sw)

@@ -64,7 +64,7 @@ enum Q5_1 {
                     let yb = y + ib * blockBytes
                     for j in 0 ..< blockSize { weight[j] = w[j] * (sigma2 + xb[j] * xb[j]).squareRoot() }
                     var min: Float = 0
-                    let d = KQuantHelpers.makeQkx3Quants(blockSize, 31, xb, weight, L, &min, laux, -0.9, 0.05, 36)
+                    let d = KQuantFast.makeQkx3Quants(blockSize, 31, xb, weight, L, &min, laux, -0.9, 0.05, 36)
                     KQuantHelpers.storeF16(d, yb)
                     KQuantHelpers.storeF16(-min, yb + 2)
                     var qh: UInt32 = 0
