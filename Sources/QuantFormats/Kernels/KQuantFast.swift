@@ -14,11 +14,15 @@ enum KQuantFast {
     typealias V = SIMD8<Float>
     typealias I = SIMD8<Int32>
 
-    /// `nearest_int` per lane, clamped to `[0, nmax]` as the reference's `MAX(0, MIN(nmax, l))`.
-    @inline(__always) static func levels(_ v: V, _ nmax: I) -> V {
-        let t = v + V(repeating: 12582912)
-        let l = (unsafeBitCast(t, to: I.self) & 0x007f_ffff) &- 0x0040_0000
-        return V(pointwiseMax(pointwiseMin(l, nmax), I(repeating: 0)))
+    /// `MAX(0, MIN(nmax, nearest_int(v)))` per lane, as a float. Exact for |v| < 2²²: there
+    /// `v + 1.5·2²³` is `1.5·2²³ + nearest_int(v)` exactly, so clamping and subtracting in
+    /// floats gives the reference's integer. Callers guarantee the bound.
+    @inline(__always) static func levels(_ v: V, _ hi: V) -> V {
+        let magic = V(repeating: 12582912)
+        var t = v + magic
+        t.replace(with: hi, where: t .> hi)
+        t.replace(with: magic, where: t .< magic)
+        return t - magic
     }
 
     @inline(__always) static func fabs(_ v: V) -> V {
@@ -63,57 +67,82 @@ enum KQuantFast {
             bestError += weights[i] * diff
         }
 
-        let nmaxV = I(repeating: Int32(nmax))
+        let hi = V(repeating: 12582912 + Float(nmax))
         let lane = V(0, 1, 2, 3, 4, 5, 6, 7)
         let sW = V(repeating: sumW), sX = V(repeating: sumX)
+        let (xLo, xHi) = (min, max)  // extremes of x (min after its clamp to ≤ 0 is still ≤ every x)
         var best: (iscale: Float, min: Float)? = nil
         var step = 0
-        while step <= nstep {
-            let steps = V(repeating: Float(step)) + lane
-            let iscale = (V(repeating: rmin) + V(repeating: rdelta) * steps + V(repeating: Float(nmax))) / V(repeating: max - min)
-            var sL = V(), sL2 = V(), sXL = V()
-            for i in 0 ..< n {
-                let lf = levels(iscale * V(repeating: x[i] - min), nmaxV)
-                let wl = V(repeating: weights[i]) * lf
-                sL += wl
-                sL2 += wl * lf
-                sXL += wl * V(repeating: x[i])
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { xmBuf in
+            withUnsafeTemporaryAllocation(of: V.self, capacity: n) { lvBuf in
+                let xm = xmBuf.baseAddress!, lv = lvBuf.baseAddress!
+                var xmFor = Float.nan
+                while step <= nstep {
+                    if xmFor.bitPattern != min.bitPattern {
+                        for i in 0 ..< n { xm[i] = x[i] - min }
+                        xmFor = min
+                    }
+                    let steps = V(repeating: Float(step)) + lane
+                    let iscale = (V(repeating: rmin) + V(repeating: rdelta) * steps + V(repeating: Float(nmax))) / V(repeating: max - min)
+                    // `levels` needs |iscale·(x − min)| < 2²² in every lane; rounding is monotone,
+                    // so the product is largest at an extreme of x. Otherwise (or on NaN) the
+                    // reference decides.
+                    let bound = Swift.max(abs(xLo - min), abs(xHi - min))
+                    guard (fabs(iscale) * V(repeating: bound)).max() < 4194304 else {
+                        return KQuantHelpers.makeQkx2Quants(n, nmax, x, weights, L, &theMin, laux, rmin, rdelta, nstep, useMad)
+                    }
+                    var sL = V(), sL2 = V(), sXL = V()
+                    for i in 0 ..< n {
+                        let lf = levels(iscale * V(repeating: xm[i]), hi)
+                        lv[i] = lf
+                        let wl = V(repeating: weights[i]) * lf
+                        sL += wl
+                        sL2 += wl * lf
+                        sXL += wl * V(repeating: x[i])
+                    }
+                    let D = sW * sL2 - sL * sL
+                    var thisScale = (sW * sXL - sX * sL) / D
+                    var thisMin = (sL2 * sX - sL * sXL) / D
+                    let clampMin = thisMin .> 0
+                    thisMin.replace(with: 0, where: clampMin)
+                    thisScale.replace(with: sXL / sL2, where: clampMin)
+                    var err = V()
+                    if useMad {
+                        for i in 0 ..< n {
+                            let diff = thisScale * lv[i] + thisMin - V(repeating: x[i])
+                            err += V(repeating: weights[i]) * fabs(diff)
+                        }
+                    } else {
+                        for i in 0 ..< n {
+                            let diff = thisScale * lv[i] + thisMin - V(repeating: x[i])
+                            err += V(repeating: weights[i]) * (diff * diff)
+                        }
+                    }
+                    var accepted = -1
+                    for k in 0 ..< Swift.min(8, nstep + 1 - step) where D[k] > 0 && err[k] < bestError {
+                        accepted = k
+                        break
+                    }
+                    guard accepted >= 0 else {
+                        step += 8
+                        continue
+                    }
+                    bestError = err[accepted]
+                    scale = thisScale[accepted]
+                    best = (iscale[accepted], min)
+                    min = thisMin[accepted]
+                    step += accepted + 1
+                }
+                if let best {
+                    for i in 0 ..< n {
+                        let l = KQuantHelpers.nearestInt(best.iscale * (x[i] - best.min))
+                        L[i] = UInt8(truncatingIfNeeded: KQuantHelpers.clamp(l, 0, nmax))
+                    }
+                }
+                theMin = -min
+                return scale
             }
-            let D = sW * sL2 - sL * sL
-            var thisScale = (sW * sXL - sX * sL) / D
-            var thisMin = (sL2 * sX - sL * sXL) / D
-            let clampMin = thisMin .> 0
-            thisMin.replace(with: 0, where: clampMin)
-            thisScale.replace(with: sXL / sL2, where: clampMin)
-            var err = V()
-            for i in 0 ..< n {
-                let lf = levels(iscale * V(repeating: x[i] - min), nmaxV)
-                let diff = thisScale * lf + thisMin - V(repeating: x[i])
-                err += V(repeating: weights[i]) * (useMad ? fabs(diff) : diff * diff)
-            }
-            var accepted = -1
-            for k in 0 ..< Swift.min(8, nstep + 1 - step) where D[k] > 0 && err[k] < bestError {
-                accepted = k
-                break
-            }
-            guard accepted >= 0 else {
-                step += 8
-                continue
-            }
-            bestError = err[accepted]
-            scale = thisScale[accepted]
-            best = (iscale[accepted], min)
-            min = thisMin[accepted]
-            step += accepted + 1
         }
-        if let best {
-            for i in 0 ..< n {
-                let l = KQuantHelpers.nearestInt(best.iscale * (x[i] - best.min))
-                L[i] = UInt8(truncatingIfNeeded: KQuantHelpers.clamp(l, 0, nmax))
-            }
-        }
-        theMin = -min
-        return scale
     }
 
     /// `make_qkx3_quants` (squared error), lane-parallel; see `KQuantHelpers.makeQkx3Quants`.
