@@ -19,7 +19,7 @@ public final class HessianCollector: ActivationObserver, @unchecked Sendable {
     }
 
     public func observe(_ matrices: [Matrix], input: UnsafePointer<Float>, tokens: Int, pool: ThreadPool, threads: Int) {
-        let wanted = matrices.filter { only($0.name) }
+        let wanted = matrices.filter { $0.expert == nil && only($0.name) }  // experts: not collected
         guard let first = wanted.first, tokens > 0 else { return }
         let n = first.cols
         let m = hessians.moment(sharedBy: wanted.map(\.name), n: n)

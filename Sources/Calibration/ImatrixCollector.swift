@@ -30,11 +30,12 @@ public final class ImatrixCollector: ActivationObserver, @unchecked Sendable {
     }
 
     public func observe(_ matrices: [Matrix], input: UnsafePointer<Float>, tokens: Int, pool: ThreadPool, threads: Int) {
+        for m in matrices { if let expert = m.expert { observe(m, expert: expert, input: input, tokens: tokens, pool: pool, threads: threads) } }
         guard tokens >= 16 else { return }
         // Matrices sharing this input (q/k/v, gate/up) usually hold equal statistics: the sums
         // are then computed once and reused, which is exactly what recomputing them would give.
         var last: (before: ImatrixData.Entry, after: ImatrixData.Entry, finite: Bool)?
-        for m in matrices where collects(m.name) {
+        for m in matrices where m.expert == nil && collects(m.name) {
             let n = m.cols
             var e = data.entries.removeValue(forKey: m.name) ?? ImatrixData.Entry(sums: [], counts: [])
             // A dense matrix keeps one count (earlier files may carry equal per-expert counts).
@@ -62,6 +63,30 @@ public final class ImatrixCollector: ActivationObserver, @unchecked Sendable {
             data.entries[m.name] = e
             last = (before, e, finite)
         }
+    }
+
+    /// One expert of a 3-D expert tensor, as llama-imatrix collects MUL_MAT_ID: every batch (no
+    /// 16-token minimum), sums kept per expert (`cols × count` values) with one count per expert,
+    /// so experts that saw no token keep count 0. The rows arrive in llama.cpp's order (slot by
+    /// slot, token by token), so the per-expert sums add in the same order.
+    private func observe(_ m: Matrix, expert: ExpertSlice, input: UnsafePointer<Float>, tokens: Int, pool: ThreadPool, threads: Int) {
+        let n = m.cols
+        var e = data.entries.removeValue(forKey: m.name) ?? ImatrixData.Entry(sums: [], counts: [])
+        if e.counts.count == 1 && expert.count > 1 { e.counts = Array(repeating: e.counts[0], count: expert.count) }
+        if e.sums.isEmpty {
+            e.sums = [Float](repeating: 0, count: n * expert.count)
+            e.counts = Array(repeating: 0, count: expert.count)
+        }
+        defer { data.entries[m.name] = e }
+        guard e.sums.count == n * expert.count, e.counts.count == expert.count else {
+            nonFinite = nonFinite ?? "\(m.name) (has \(e.sums.count) values for \(e.counts.count) experts in the starting matrix, \(n) × \(expert.count) in the model)"
+            return
+        }
+        let finite = e.sums.withUnsafeMutableBufferPointer { acc in
+            Self.accumulate(input, tokens: tokens, columns: n, into: acc.baseAddress! + expert.index * n, pool: pool, threads: threads)
+        }
+        if !finite { nonFinite = nonFinite ?? m.name }
+        e.counts[expert.index] += Int64(tokens)
     }
 
     /// acc[j] += x[t][j]² for t in order; columns split over threads. Returns whether every sum

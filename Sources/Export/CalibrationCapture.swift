@@ -59,7 +59,7 @@ public final class CalibrationCapture: ActivationObserver, @unchecked Sendable {
     }
 
     public func observe(_ matrices: [Matrix], input: UnsafePointer<Float>, tokens: Int, pool: ThreadPool, threads: Int) {
-        let names = matrices.compactMap { Self.hfModule($0.name) }
+        let names = matrices.filter { $0.expert == nil }.compactMap { Self.hfModule($0.name) }
         guard let first = names.first, let cols = matrices.first?.cols else { return }
         let s: InputStatistics
         if let e = inputs[first] { s = e } else {

@@ -2,13 +2,19 @@ import QKCore
 
 /// Llama-family decoder (`llama`: Llama 2/3, SmolLM2, Mistral): pre-norm blocks with RMSNorm,
 /// rotary attention with grouped KV heads and a SwiGLU feed-forward. RoPE pairs are adjacent
-/// dimensions (llama.cpp's converter permutes q/k rows for that).
+/// dimensions (llama.cpp's converter permutes q/k rows for that). Mixtral-style files replace
+/// the feed-forward by a mixture of experts (`ExpertFeedForward`).
 struct LlamaDecoder: Decoder {
     struct Layer: @unchecked Sendable {
         let attnNorm: [Float]
         let wq, wk, wv, wo: Matrix
         let ffnNorm: [Float]
-        let wGate, wUp, wDown: Matrix
+        let ffn: FeedForward
+    }
+
+    enum FeedForward: @unchecked Sendable {
+        case dense(gate: Matrix, up: Matrix, down: Matrix)
+        case experts(ExpertFeedForward)
     }
 
     let config: ModelConfig
@@ -22,15 +28,17 @@ struct LlamaDecoder: Decoder {
         let e = c.embeddingLength
         layers = try (0 ..< c.layerCount).map { i in
             let p = "blk.\(i)."
+            let ffn: FeedForward = c.expertCount > 0 ? .experts(try ExpertFeedForward(w, layer: p, c)) : .dense(
+                gate: try w.matrix(p + "ffn_gate.weight", cols: e, rows: c.feedForwardLength),
+                up: try w.matrix(p + "ffn_up.weight", cols: e, rows: c.feedForwardLength),
+                down: try w.matrix(p + "ffn_down.weight", cols: c.feedForwardLength, rows: e))
             return Layer(attnNorm: try w.vector(p + "attn_norm.weight", count: e),
                          wq: try w.matrix(p + "attn_q.weight", cols: e, rows: c.qWidth),
                          wk: try w.matrix(p + "attn_k.weight", cols: e, rows: c.kvWidth),
                          wv: try w.matrix(p + "attn_v.weight", cols: e, rows: c.vWidth),
                          wo: try w.matrix(p + "attn_output.weight", cols: c.qWidth, rows: e),
                          ffnNorm: try w.vector(p + "ffn_norm.weight", count: e),
-                         wGate: try w.matrix(p + "ffn_gate.weight", cols: e, rows: c.feedForwardLength),
-                         wUp: try w.matrix(p + "ffn_up.weight", cols: e, rows: c.feedForwardLength),
-                         wDown: try w.matrix(p + "ffn_down.weight", cols: c.feedForwardLength, rows: e))
+                         ffn: ffn)
         }
         // Llama 3.1+ files carry per-pair RoPE frequency divisors.
         let factors = try w.optionalVector("rope_freqs.weight", count: c.ropeDims / 2)
@@ -56,9 +64,14 @@ struct LlamaDecoder: Decoder {
             Ops.add(x, ws.o, count: T * E)                           // x += o
             // Feed-forward block.
             ws.norm(x, ws.h, rows: T, n: E, L.ffnNorm)
-            ws.linear([(L.wGate, ws.gate), (L.wUp, ws.up)], input: ws.h, tokens: T)  // [T, F] each
-            Ops.swiglu(ws.gate, ws.up, count: T * F)                 // gate = silu(gate) ⊙ up
-            ws.linear([(L.wDown, ws.o)], input: ws.gate, tokens: T)  // o [T, E]
+            switch L.ffn {
+            case .dense(let gate, let up, let down):
+                ws.linear([(gate, ws.gate), (up, ws.up)], input: ws.h, tokens: T)  // [T, F] each
+                Ops.swiglu(ws.gate, ws.up, count: T * F)             // gate = silu(gate) ⊙ up
+                ws.linear([(down, ws.o)], input: ws.gate, tokens: T)  // o [T, E]
+            case .experts(let moe):
+                moe.forward(ws, input: ws.h, tokens: T, into: ws.o)    // o [T, E], routed experts
+            }
             Ops.add(x, ws.o, count: T * E)
         }
         ends.logits(ws, x: x, outputs: outputs, eps: c.rmsEpsilon, into: logits)  // [outputs, V]

@@ -41,6 +41,11 @@ public struct ModelConfig: Sendable {
     public var attentionScale: Float
     /// Multiplier of the input embeddings (gemma: √n_embd).
     public var embeddingScale: Float?
+    /// Mixture of experts (`<arch>.expert_count`, `expert_used_count`): 0 for a dense model.
+    /// Each token's feed-forward runs through the `expertUsedCount` experts its router ranks
+    /// highest (Mixtral-style `llama` files).
+    public var expertCount: Int
+    public var expertUsedCount: Int
 
     public var qWidth: Int { headCount * headDim }
     public var kvWidth: Int { kvHeadCount * headDim }
@@ -89,6 +94,14 @@ public struct ModelConfig: Sendable {
         ropeDims = try int("rope.dimension_count", default: headDim)
         ropeBase = try float("rope.freq_base", default: 10000)
         ropeStyle = arch == .llama ? .adjacentPairs : .halves
+        expertCount = try int("expert_count", default: 0)
+        expertUsedCount = try int("expert_used_count", default: 0)
+        guard expertCount == 0 || (expertUsedCount > 0 && expertUsedCount <= expertCount) else {
+            throw QuantKitError("\(expertCount) experts with \(expertUsedCount) used per token is not a valid mixture of experts", path: path)
+        }
+        guard expertCount == 0 || arch == .llama else {
+            throw QuantKitError("mixture-of-experts \(archName) models are not supported by the inference engine (only llama/Mixtral-style)", path: path)
+        }
         if let vocab = try? int("vocab_size") { vocabularySize = vocab }
         else if let tokens = model["tokenizer.ggml.tokens"]?.array { vocabularySize = tokens.count }
         else if let emb = model.tensor(named: "token_embd.weight"), emb.shape.count == 2 { vocabularySize = emb.shape[1] }

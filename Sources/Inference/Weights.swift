@@ -14,6 +14,8 @@ public struct Matrix: @unchecked Sendable {
     public let data: UnsafeRawPointer
     public let rowBytes: Int
     public let kernel: DotKernel
+    /// Which expert of a 3-D expert tensor (named `name`) this matrix is; nil for a plain matrix.
+    public var expert: ExpertSlice? = nil
 
     /// Row `r` dequantized into `dst` (`cols` floats): embedding lookups.
     public func row(_ r: Int, into dst: UnsafeMutablePointer<Float>) {
@@ -23,6 +25,12 @@ public struct Matrix: @unchecked Sendable {
         default: QuantCodec.codec(type)!.dequantize(src, dst, cols)
         }
     }
+}
+
+/// Expert `index` of the `count` stacked in one 3-D GGUF tensor (ggml shape [cols, rows, count]).
+public struct ExpertSlice: Sendable, Equatable {
+    public let index: Int
+    public let count: Int
 }
 
 /// Looks up a model's tensors by llama.cpp name, checking shapes and types, with errors that
@@ -66,6 +74,32 @@ public struct WeightLoader {
         }
         return Matrix(name: name, type: info.type, rows: rows, cols: cols, data: data.baseAddress!,
                       rowBytes: info.type.rowSize(cols), kernel: kernel)
+    }
+
+    /// The `count` experts of the 3-D tensor `name` (ggml shape [cols, rows, count]), each a
+    /// matrix of `rows` × `cols` viewing its slice of the file.
+    public func experts(_ name: String, cols: Int, rows: Int, count: Int) throws -> [Matrix] {
+        guard let info = model.tensor(named: name) else {
+            throw QuantKitError("tensor \(name) is missing", path: path)
+        }
+        guard info.shape == [cols, rows, count] else {
+            throw QuantKitError("tensor \(name) has shape \(info.shape), expected [\(cols), \(rows), \(count)]", path: path)
+        }
+        guard cols % info.type.blockSize == 0 else {
+            throw QuantKitError("tensor \(name): row length \(cols) is not a multiple of \(info.type.name)'s block size", path: path)
+        }
+        guard let kernel = Self.kernel(info.type), info.type == .f32 || QuantCodec.codec(info.type) != nil else {
+            throw QuantKitError("tensor \(name) has type \(info.type.name), which the inference engine cannot multiply", path: path)
+        }
+        let rowBytes = info.type.rowSize(cols)
+        let data = model.data(of: info)
+        guard data.count >= rowBytes * rows * count else {
+            throw QuantKitError("tensor \(name) is truncated", path: path)
+        }
+        return (0 ..< count).map { e in
+            Matrix(name: name, type: info.type, rows: rows, cols: cols, data: data.baseAddress! + e * rows * rowBytes,
+                   rowBytes: rowBytes, kernel: kernel, expert: ExpertSlice(index: e, count: count))
+        }
     }
 
     /// The 1-D tensor `name` of `count` elements as floats (norm weights, biases).

@@ -15,6 +15,8 @@ final class Workspace: @unchecked Sendable {
     private let activationCapacity: Int
     /// RoPE cos/sin per batch token (headDim floats each); the second for sliding-window layers.
     let ropeCache, ropeCacheSliding: UnsafeMutablePointer<Float>
+    /// Router and per-expert buffers of a mixture-of-experts model; nil for a dense one.
+    let moe: ExpertScratch?
     /// Sees every matmul input (calibration); nil in ordinary inference.
     var observer: ActivationObserver?
 
@@ -36,6 +38,7 @@ final class Workspace: @unchecked Sendable {
         ropeCache = buf(config.headDim); ropeCacheSliding = buf(config.headDim)
         let widest = max(e, config.feedForwardLength, config.qWidth, config.headCount * config.valueDim)
         activationCapacity = widest * 4 * maxTokens
+        moe = config.expertCount > 0 ? ExpertScratch(config: config, maxTokens: maxTokens) : nil
     }
 
     deinit {
