@@ -5,7 +5,8 @@
 # LLAMA_BIN_DIR holds llama-quantize and llama-imatrix (llama.cpp as vendored in the PyPI sdist
 # llama-cpp-python==0.3.36). Each model is first dequantized to F32 (by llama-quantize, and
 # checked identical to ours), an imatrix is computed with llama-imatrix on English text, then
-# every type is quantized by both tools without and with the imatrix.
+# every type is quantized by both tools without and with the imatrix (IMATRIX_ONLY=1: with it only,
+# for the types llama-quantize refuses to make without one, e.g. IQ2_XS, Q2_K_S).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:?directory with llama-quantize and llama-imatrix}
@@ -28,7 +29,7 @@ for model in $MODELS; do
   rm -f "$W/$base-f32-ours.gguf"
   [ -f "$W/$base.imatrix.gguf" ] || "$BIN/llama-imatrix" -m "$W/$base-f32.gguf" -f "$W/calib.txt" -o "$W/$base.imatrix.gguf" -c 512 --chunks 8 -t "$THREADS" > /dev/null 2>&1
   for t in $TYPES; do
-    for im in no yes; do
+    for im in $([ -n "${IMATRIX_ONLY:-}" ] && echo yes || echo no yes); do
       extra=(); [ $im = yes ] && extra=(--imatrix "$W/$base.imatrix.gguf")
       read -r lt lm < <(measure "$BIN/llama-quantize" "${extra[@]}" "$W/$base-f32.gguf" "$W/ref.gguf" "$t" "$THREADS")
       read -r ot om < <(measure "$Q" quantize --quiet -t "$THREADS" "${extra[@]}" "$W/$base-f32.gguf" "$W/ours.gguf" "$t")
