@@ -37,6 +37,39 @@ enum LegacyFast {
         return (mn, mx)
     }
 
+    /// min(l, top) per lane with plain integer operations (the generic `pointwiseMin` is an
+    /// out-of-line call here).
+    @inline(__always) static func capped(_ l: SIMD16<Int32>, _ top: Int32) -> SIMD16<Int32> {
+        let over = l &- top
+        return l &- (over & ~(over &>> 31))
+    }
+
+    /// `minMax` in four interleaved chains (the ordered scan is one long dependency chain). The
+    /// values agree with the ordered scan (NaNs are skipped by both); only the sign of a zero
+    /// extreme depends on the order, so then the ordered scan decides.
+    @inline(__always) static func minMax4(_ x: UnsafePointer<Float>) -> (min: Float, max: Float) {
+        let big = Float.greatestFiniteMagnitude
+        var n0 = big, n1 = big, n2 = big, n3 = big, m0 = -big, m1 = -big, m2 = -big, m3 = -big
+        for j in stride(from: 0, to: 32, by: 4) {
+            let a = x[j], b = x[j + 1], c = x[j + 2], d = x[j + 3]
+            if a < n0 { n0 = a }
+            if b < n1 { n1 = b }
+            if c < n2 { n2 = c }
+            if d < n3 { n3 = d }
+            if a > m0 { m0 = a }
+            if b > m1 { m1 = b }
+            if c > m2 { m2 = c }
+            if d > m3 { m3 = d }
+        }
+        if n1 < n0 { n0 = n1 }
+        if n3 < n2 { n2 = n3 }
+        if n2 < n0 { n0 = n2 }
+        if m1 > m0 { m0 = m1 }
+        if m3 > m2 { m2 = m3 }
+        if m2 > m0 { m0 = m2 }
+        return n0 == 0 || m0 == 0 ? minMax(x) : (n0, m0)
+    }
+
     /// The value of largest magnitude (first one on ties, as the reference scans).
     @inline(__always) static func signedAbsMax(_ x: UnsafePointer<Float>) -> Float {
         var amax: Float = 0, max: Float = 0
@@ -58,8 +91,7 @@ enum LegacyFast {
                 continue
             }
             KQuantHelpers.storeF16(d, yb)
-            let q = SIMD16<UInt8>(truncatingIfNeeded: pointwiseMin(la, SIMD16(repeating: 15)))
-                | SIMD16<UInt8>(truncatingIfNeeded: pointwiseMin(lb, SIMD16(repeating: 15))) &<< 4
+            let q = SIMD16<UInt8>(truncatingIfNeeded: capped(la, 15) | capped(lb, 15) &<< 4)
             UnsafeMutableRawPointer(yb + 2).storeBytes(of: q, as: SIMD16<UInt8>.self)
         }
     }
@@ -68,7 +100,7 @@ enum LegacyFast {
         for i in 0 ..< n / 32 {
             let xb = x + 32 * i, yb = y + 20 * i
             let (a, b) = load(xb)
-            let (mn, mx) = minMax(xb)
+            let (mn, mx) = minMax4(xb)
             let d = (mx - mn) / 15
             let id: Float = d != 0 ? 1 / d : 0
             guard let la = levels(a, sub: mn, mul: id, add: 0.5), let lb = levels(b, sub: mn, mul: id, add: 0.5) else {
@@ -77,8 +109,7 @@ enum LegacyFast {
             }
             KQuantHelpers.storeF16(d, yb)
             KQuantHelpers.storeF16(mn, yb + 2)
-            let q = SIMD16<UInt8>(truncatingIfNeeded: pointwiseMin(la, SIMD16(repeating: 15)))
-                | SIMD16<UInt8>(truncatingIfNeeded: pointwiseMin(lb, SIMD16(repeating: 15))) &<< 4
+            let q = SIMD16<UInt8>(truncatingIfNeeded: capped(la, 15) | capped(lb, 15) &<< 4)
             UnsafeMutableRawPointer(yb + 4).storeBytes(of: q, as: SIMD16<UInt8>.self)
         }
     }
@@ -86,7 +117,7 @@ enum LegacyFast {
     /// Packs 5-bit levels: low nibbles in qs, fifth bits in qh (value j → bit j, j+16 → bit j+16).
     @inline(__always) static func store5(_ la: SIMD16<Int32>, _ lb: SIMD16<Int32>, qh: UnsafeMutablePointer<UInt8>,
                                          qs: UnsafeMutablePointer<UInt8>) {
-        let q = SIMD16<UInt8>(truncatingIfNeeded: la & 15) | SIMD16<UInt8>(truncatingIfNeeded: lb & 15) &<< 4
+        let q = SIMD16<UInt8>(truncatingIfNeeded: la & 15 | (lb & 15) &<< 4)
         UnsafeMutableRawPointer(qs).storeBytes(of: q, as: SIMD16<UInt8>.self)
         // Bit 4 of lane j goes to bit j (first half) or j + 16 (second half); the bits are
         // disjoint, so a wrapping sum is their OR.
@@ -108,7 +139,7 @@ enum LegacyFast {
                 continue
             }
             KQuantHelpers.storeF16(d, yb)
-            store5(pointwiseMin(la, SIMD16(repeating: 31)), pointwiseMin(lb, SIMD16(repeating: 31)), qh: yb + 2, qs: yb + 6)
+            store5(capped(la, 31), capped(lb, 31), qh: yb + 2, qs: yb + 6)
         }
     }
 
@@ -116,7 +147,7 @@ enum LegacyFast {
         for i in 0 ..< n / 32 {
             let xb = x + 32 * i, yb = y + 24 * i
             let (a, b) = load(xb)
-            let (mn, mx) = minMax(xb)
+            let (mn, mx) = minMax4(xb)
             let d = (mx - mn) / 31
             let id: Float = d != 0 ? 1 / d : 0
             // The reference stores the low 8 bits of the level without clamping.
