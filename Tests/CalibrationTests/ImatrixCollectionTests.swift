@@ -36,13 +36,7 @@ import Tokenizers
 
         #expect(Set(ours.entries.keys) == Set(theirs.entries.keys))
         #expect(ours.chunkCount == 4 && ours.chunkSize == 512)
-        var rel: [Double] = []
-        for (name, t) in theirs.entries {
-            guard let o = ours.entries[name] else { continue }
-            #expect(o.counts == t.counts, "\(name)")
-            #expect(o.sums.count == t.sums.count, "\(name)")
-            for (a, b) in zip(o.sums, t.sums) { rel.append(abs(Double(a) - Double(b)) / max(abs(Double(b)), 1e-30)) }
-        }
+        var rel = Fixtures.compare(ours, theirs)
         rel.sort()
         let median = rel[rel.count / 2], p999 = rel[Int(Double(rel.count) * 0.999)], worst = rel.last!
         let b = type == "F32" ? Self.f32 : Self.q8

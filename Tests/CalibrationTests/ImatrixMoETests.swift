@@ -60,13 +60,7 @@ import Tokenizers
         let theirs = try ImatrixData(path: "\(Fixtures.dir)/llama-tinymoe-F32.imatrix.gguf")
         #expect(Set(ours.entries.keys) == Set(theirs.entries.keys))
         #expect(theirs.entries.count == 16)
-        var rel: [Double] = []
-        for (name, t) in theirs.entries {
-            guard let o = ours.entries[name] else { continue }
-            #expect(o.counts == t.counts, "\(name)")
-            #expect(o.sums.count == t.sums.count, "\(name)")
-            for (a, b) in zip(o.sums, t.sums) { rel.append(abs(Double(a) - Double(b)) / max(abs(Double(b)), 1e-30)) }
-        }
+        var rel = Fixtures.compare(ours, theirs)
         // Routing really differs between experts, and every routed row is counted once per slot.
         let down = try #require(ours.entries["blk.1.ffn_down_exps.weight"])
         #expect(down.counts.count == 4 && Set(down.counts).count > 1)

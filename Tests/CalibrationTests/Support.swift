@@ -61,6 +61,19 @@ enum Fixtures {
     }
 
     /// sha256 of the file's bytes from `offset` on (`sha256sum`).
+    /// Checks that `ours` has `theirs`' counts and sizes entry by entry, and returns the relative
+    /// differences of all sums (unsorted).
+    static func compare(_ ours: ImatrixData, _ theirs: ImatrixData) -> [Double] {
+        var rel: [Double] = []
+        for (name, t) in theirs.entries {
+            guard let o = ours.entries[name] else { continue }
+            #expect(o.counts == t.counts, "\(name)")
+            #expect(o.sums.count == t.sums.count, "\(name)")
+            for (a, b) in zip(o.sums, t.sums) { rel.append(abs(Double(a) - Double(b)) / max(abs(Double(b)), 1e-30)) }
+        }
+        return rel
+    }
+
     static func sha256(_ path: String, from offset: Int = 0) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
