@@ -58,7 +58,7 @@ let package = Package(
                 swiftSettings: speed),
         // Hugging Face checkpoints with 4/8-bit group-quantized linears for GPU engines (vLLM,
         // transformers): compressed-tensors, GPTQ and AWQ layouts; RTN, GPTQ and AWQ methods.
-        .target(name: "Export", dependencies: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "CKernels", "Conversion", "Inference", "Tokenizers"],
+        .target(name: "Export", dependencies: ["QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "CKernels", "Conversion", "Inference", "Tokenizers", "Calibration"],
                 swiftSettings: speed),
         .executableTarget(name: "quant", dependencies: [
             "QKCore", "GGUF", "SafeTensors", "QuantFormats", "Quantization", "Inspection",

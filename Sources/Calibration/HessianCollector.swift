@@ -11,15 +11,21 @@ public final class HessianCollector: ActivationObserver, @unchecked Sendable {
     public let hessians: Hessians
     /// Which matrices to collect (default: every `blk.*` matrix and the output head).
     public let only: @Sendable (String) -> Bool
+    /// Tokens seen by every input, collected or not, by group key (the first name, sorted).
+    public private(set) var tokensSeen: [String: Int64] = [:]
 
-    public init(into hessians: Hessians = Hessians(),
-                only: @escaping @Sendable (String) -> Bool = { $0.hasPrefix("blk.") || $0 == "output.weight" }) {
+    /// The matrices GPTQ has statistics for: every block matrix and the output head.
+    public static let collectable: @Sendable (String) -> Bool = { $0.hasPrefix("blk.") || $0 == "output.weight" }
+
+    public init(into hessians: Hessians = Hessians(), only: @escaping @Sendable (String) -> Bool = HessianCollector.collectable) {
         self.hessians = hessians
         self.only = only
     }
 
     public func observe(_ matrices: [Matrix], input: UnsafePointer<Float>, tokens: Int, pool: ThreadPool, threads: Int) {
-        let wanted = matrices.filter { $0.expert == nil && only($0.name) }  // experts: not collected
+        let dense = matrices.filter { $0.expert == nil }   // experts: not collected
+        if let key = dense.map(\.name).min() { tokensSeen[key, default: 0] += Int64(tokens) }
+        let wanted = dense.filter { only($0.name) }
         guard let first = wanted.first, tokens > 0 else { return }
         let n = first.cols
         let m = hessians.moment(sharedBy: wanted.map(\.name), n: n)
@@ -35,25 +41,13 @@ public final class HessianCollector: ActivationObserver, @unchecked Sendable {
     }
 }
 
-/// Runs a model over calibration text (llama-perplexity's chunks) and collects the Hessians.
-public struct HessianRunner {
-    public let session: Session
+/// Records which matrices read each input and how wide it is, without computing anything.
+final class GroupRecorder: ActivationObserver, @unchecked Sendable {
+    var groups: [HessianGroup] = []
 
-    public init(session: Session) { self.session = session }
-
-    public func run(tokens: [Int32], bos: Int32?, chunks: Int? = nil,
-                    progress: (ChunkProgress) -> Void = { _ in }) throws -> (hessians: Hessians, perplexity: PerplexityReport) {
-        let collector = HessianCollector()
-        session.activationObserver = collector
-        defer { session.activationObserver = nil }
-        let report = try PerplexityRunner(session: session).run(tokens: tokens, bos: bos, chunks: chunks) { progress($0) }
-        var checked = Set<ObjectIdentifier>()   // q/k/v (gate/up) share one moment: scan it once
-        for name in collector.hessians.names {
-            guard let m = collector.hessians.moment(for: name), checked.insert(ObjectIdentifier(m)).inserted else { continue }
-            if m.sum.contains(where: { !$0.isFinite }) {
-                throw QuantKitError("non-finite activation statistics for \(name): the model produced inf/NaN on this text", path: session.model.path)
-            }
-        }
-        return (collector.hessians, report)
+    func observe(_ matrices: [Matrix], input: UnsafePointer<Float>, tokens: Int, pool: ThreadPool, threads: Int) {
+        let names = matrices.filter { $0.expert == nil && HessianCollector.collectable($0.name) }.map(\.name)
+        guard let first = matrices.first, !names.isEmpty, !groups.contains(where: { $0.names == names }) else { return }
+        groups.append(HessianGroup(names: names, n: first.cols))
     }
 }

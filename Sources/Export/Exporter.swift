@@ -34,6 +34,9 @@ public struct ExportRequest: Sendable {
     /// trust the calibration Hessian less (0.1 generalised better than AutoGPTQ's 0.01 to a
     /// different text on SmolLM2).
     public var gptqDamp = 0.1
+    /// GPTQ: most bytes of Hessians held at once (nil: a quarter of physical memory). Layers
+    /// beyond it are computed in further passes over the calibration text.
+    public var hessianMemory: Int?
     /// α grid size for AWQ's search.
     public var awqSteps = 20
     /// Largest shard (data bytes).
@@ -69,6 +72,9 @@ public struct ExportSummary: Sendable, Encodable {
     public var calibrationSeconds: Double
     public var awq: [AWQ.Choice]?
     public var warnings: [String] = []
+    /// GPTQ: passes over the calibration text, and the most bytes of Hessians held at once.
+    public var calibrationPasses: Int?
+    public var hessianPeakBytes: Int?
 }
 
 /// Progress of an export.
@@ -96,7 +102,7 @@ public enum Exporter {
     /// Exports `model`: a Hugging Face checkpoint directory, or a llama/qwen2 GGUF (turned into
     /// a temporary F32 checkpoint first, calibrated on the GGUF itself).
     public static func run(model: String, output: String, request r: ExportRequest,
-                           progress: (ExportProgress) -> Void = { _ in }) throws -> ExportSummary {
+                           progress: @escaping (ExportProgress) -> Void = { _ in }) throws -> ExportSummary {
         guard model.hasSuffix(".gguf") else { return try run(checkpoint: model, output: output, request: r, progress: progress) }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let temporary = (r.workDirectory ?? output) + "/.quant-export-source-\(getpid())"
@@ -111,7 +117,7 @@ public enum Exporter {
     }
 
     static func run(checkpoint directory: String, output: String, request r: ExportRequest,
-                    progress: (ExportProgress) -> Void) throws -> ExportSummary {
+                    progress: @escaping (ExportProgress) -> Void) throws -> ExportSummary {
         let start = Date()
         let src = try SafeTensorsModel(path: directory)
         let configURL = URL(fileURLWithPath: directory + "/config.json")
@@ -139,15 +145,23 @@ public enum Exporter {
         }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
 
-        // Calibration.
+        // Calibration: AWQ's statistics now; GPTQ's Hessians streamed while writing.
         var capture: CalibrationCapture?
+        var streamed: ExportHessians?
         var calibrationSeconds = 0.0
-        if r.method != .rtn, let text = r.calibrationPath {
+        if r.method == .gptq, let text = r.calibrationPath {
+            streamed = try ExportHessians(checkpoint: directory, gguf: r.calibrationModel, textPath: text,
+                                          maxTokens: r.calibrationTokens ?? ExportRequest.defaultCalibrationTokens(r.method), context: r.context,
+                                          budget: r.hessianMemory ?? Int(ProcessInfo.processInfo.physicalMemory / 4),
+                                          workDirectory: r.workDirectory ?? output, threads: r.threads) { pass, d, t in
+                progress(ExportProgress(phase: "calibrate (pass \(pass))", done: d, total: t, item: "chunk"))
+            }
+            streamed!.expect(linears.compactMap { ExportHessians.ggufName(String($0.name.dropLast(7))) })
+        } else if r.method == .awq, let text = r.calibrationPath {
             let t0 = Date()
             capture = try CalibrationCapture.collect(checkpoint: directory, gguf: r.calibrationModel, textPath: text,
                                                      maxTokens: r.calibrationTokens ?? ExportRequest.defaultCalibrationTokens(r.method),
-                                                     context: r.context, hessians: r.method == .gptq,
-                                                     samples: r.method == .awq ? r.awqSamples : 0,
+                                                     context: r.context, samples: r.awqSamples,
                                                      workDirectory: r.workDirectory ?? output, threads: r.threads) { d, t in
                 progress(ExportProgress(phase: "calibrate", done: d, total: t, item: "chunk"))
             }
@@ -213,12 +227,13 @@ public enum Exporter {
                 src.file(for: e).file.dropPages(in: try src.data(e.name))
                 folds.apply(prefix, to: &w, rows: e.info.shape[0], cols: e.info.shape[1])
                 let q: QuantizedMatrix
-                if r.method == .gptq {
-                    guard let stats = capture?.inputs[prefix], !stats.hessian.isEmpty else {
+                if let streamed {
+                    guard let name = ExportHessians.ggufName(prefix), let m = try streamed.hessians.prepare(name), m.n == e.info.shape[1] else {
                         throw QuantKitError("no calibration statistics reached \(prefix)")
                     }
-                    q = try GPTQ.quantize(w, rows: e.info.shape[0], cols: e.info.shape[1], hessian: stats.hessian, grid: grid,
+                    q = try GPTQ.quantize(w, rows: e.info.shape[0], cols: e.info.shape[1], hessian: m.sum, grid: grid,
                                           actOrder: r.actOrder, damp: r.gptqDamp)
+                    streamed.done(name)
                 } else {
                     q = w.withUnsafeBufferPointer { QuantizedMatrix.rtn($0.baseAddress!, rows: e.info.shape[0], cols: e.info.shape[1], grid: grid) }
                 }
@@ -266,8 +281,10 @@ public enum Exporter {
         return ExportSummary(output: output, format: r.format.rawValue, method: r.method.rawValue, bits: r.bits, groupSize: r.groupSize,
                              symmetric: r.symmetric, quantizedLayers: linears.count,
                              parameters: entries.reduce(0) { $0 + $1.info.elementCount }, files: written.map { ($0 as NSString).lastPathComponent },
-                             bytesWritten: bytes, calibrationTokens: capture?.inputs.values.first?.tokens ?? 0,
-                             seconds: Date().timeIntervalSince(start), calibrationSeconds: calibrationSeconds, awq: choices, warnings: [])
+                             bytesWritten: bytes, calibrationTokens: streamed?.tokens ?? capture?.inputs.values.first?.tokens ?? 0,
+                             seconds: Date().timeIntervalSince(start), calibrationSeconds: streamed?.source.seconds ?? calibrationSeconds,
+                             awq: choices, warnings: [], calibrationPasses: streamed?.source.passes,
+                             hessianPeakBytes: streamed?.hessians.peakBytes)
     }
 
     /// The tensor as F32 (row-major, as stored).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Export
 import Foundation
+import Planning
 import QKCore
 
 /// `quant export MODEL -o OUTDIR --format …`: GPU-engine checkpoints (vLLM, transformers).
@@ -29,6 +30,9 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .customLong("calibration-tokens"), help: "Calibration tokens used at most (default: 16384 for gptq, 4096 for awq).")
     var calibrationTokens: Int?
     @Option(help: "GPTQ damping (fraction of mean diag H).") var damp = 0.1
+    @Option(name: .customLong("hessian-memory"),
+            help: "GPTQ: most memory the Hessians may hold at once (e.g. 2GiB; default: a quarter of RAM). Less memory means more passes over the calibration text.")
+    var hessianMemory: String?
     @Flag(name: .customLong("act-order"), help: "GPTQ: quantize columns by decreasing Hessian diagonal.") var actOrder = false
     @Option(name: .customLong("max-shard-size"), help: "Largest shard in MB.") var maxShardMB = 5000
     @Option(name: [.short, .long], help: "Threads (default: all cores).") var threads: Int?
@@ -56,6 +60,7 @@ struct ExportCommand: ParsableCommand {
             r.threads = threads
             r.tokenizerDirectory = tokenizer
             r.gptqDamp = damp
+            r.hessianMemory = try hessianMemory.map { try ByteSize(parsing: $0).bytes }
             if let threads { ThreadPool.shared = ThreadPool(threads: threads) }
             let line = ProgressLine(enabled: !quiet)
             var lastPhase = ""

@@ -3,6 +3,7 @@ import Calibration
 import Foundation
 import Inference
 import QKCore
+import Planning
 import Quantization
 
 /// `--method` and its calibration options, shared by the commands that quantize.
@@ -25,6 +26,10 @@ struct MethodOptions: ParsableArguments {
     @Option(name: .customLong("save-hessians"), help: "Save the collected Hessians to this file (GGUF) for later --hessians runs.")
     var saveHessians: String?
 
+    @Option(name: .customLong("hessian-memory"),
+            help: "Most memory the gptq statistics may hold at once (e.g. 2GiB; default: a quarter of RAM). Less memory means more passes over the calibration text.")
+    var hessianMemory: String?
+
     @Option(help: "GPTQ dampening, as a fraction of the mean Hessian diagonal.")
     var damping = 0.01
 
@@ -39,6 +44,10 @@ struct MethodOptions: ParsableArguments {
             throw ValidationError("--calibration, --hessians and --save-hessians are only used by --method gptq")
         }
         guard damping > 0, damping < 10 else { throw ValidationError("--damping must be in (0, 10)") }
+        if let hessianMemory {
+            guard method == "gptq" else { throw ValidationError("--hessian-memory is only used by --method gptq") }
+            _ = try ByteSize(parsing: hessianMemory)
+        }
     }
 
     /// The method, with the Hessians collected from the model `path` when it is gptq.
@@ -56,25 +65,26 @@ struct MethodOptions: ParsableArguments {
             let vocab = try TextTokens.vocabulary(of: lm)
             let tokens = try TextTokens.tokenize(file: calibration, with: vocab)
             let session = try Session(model: lm, contextLength: calibrationContext, batchSize: calibrationContext, threads: threads)
-            let available = tokens.count / calibrationContext
-            guard available > 0 else {
+            guard tokens.count >= calibrationContext else {
                 throw QuantKitError("calibration text has \(tokens.count) tokens, fewer than one chunk of \(calibrationContext)", path: calibration)
             }
-            let used = min(calibrationChunks, available)
-            log("gptq: collecting layer-input statistics on \(used) chunks of \(calibrationContext) tokens of \(calibration)")
             let progress = ProgressLine(enabled: true)
-            let result = try HessianRunner(session: session).run(tokens: tokens, bos: vocab.bosForChunks, chunks: used) { p in
-                progress.update(String(format: "[%d/%d] PPL %.4f  %.2f s/chunk, ", p.chunk, p.chunks, p.perplexity, p.secondsPerChunk)
-                                + "ETA " + CLI.duration(p.secondsLeft))
+            let source = try CalibrationHessians(session: session, tokens: tokens, bos: vocab.bosForChunks, chunks: calibrationChunks) { pass, c, chunks, perChunk in
+                progress.update(String(format: "gptq statistics, pass %d: [%d/%d] %.2f s/chunk, ", pass, c, chunks, perChunk)
+                                + "ETA " + CLI.duration(perChunk * Double(chunks - c)))
+                if c == chunks { progress.finish() }
             }
-            progress.finish()
-            log(String(format: "gptq: %d matrices, %.0f MiB of statistics, %.1f s", result.hessians.names.count,
-                       Double(result.hessians.bytes) / 1048576, result.perplexity.seconds))
-            if let saveHessians {
-                try result.hessians.write(to: saveHessians)
-                log("gptq: saved the statistics to \(saveHessians)")
-            }
-            return .gptq(result.hessians, damping: damping)
+            let used = source.tokenCount / calibrationContext
+            let budget = try hessianMemory.map { try ByteSize(parsing: $0).bytes } ?? Int(ProcessInfo.processInfo.physicalMemory / 4)
+            let streamed = Hessians(source: source, budget: budget)
+            log("gptq: layer-input statistics of \(source.groups.count) inputs (\(CLI.mib(source.totalBytes)) in all) from \(used) chunks "
+                + "of \(calibrationContext) tokens of \(calibration), at most \(CLI.mib(budget)) held at once: "
+                + "about \(streamed.savingWindows().count) pass(es) over the text")
+            guard let saveHessians else { return .gptq(streamed, damping: damping) }
+            try streamed.write(to: saveHessians)
+            log("gptq: saved the statistics to \(saveHessians) (\(source.passes) passes, \(String(format: "%.1f", source.seconds)) s, "
+                + "at most \(CLI.mib(streamed.peakBytes)) held)")
+            return .gptq(try Hessians(path: saveHessians), damping: damping)
         default: return .ggml
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Calibration
 import Foundation
 import GGUF
 import QKCore
@@ -100,6 +101,10 @@ struct QuantizeCommand: ParsableCommand {
                                 + (p.remaining.map { String(format: ", ETA %.0fs", $0) } ?? ""))
             })
             reporter.finish()
+            if case .gptq(let h, _) = method, !quiet {
+                let passes = (h.source as? CalibrationHessians).map { "\($0.passes) calibration pass(es), \(String(format: "%.1f", $0.seconds)) s; " } ?? ""
+                FileHandle.standardError.write(Data("gptq: \(passes)at most \(CLI.mib(h.peakBytes)) of statistics held\n".utf8))
+            }
             let types = summary.typeCounts.sorted { $0.value > $1.value }.map { "\($0.key.name): \($0.value)" }
             if json {
                 let obj: [String: Any] = [

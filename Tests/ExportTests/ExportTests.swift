@@ -245,8 +245,13 @@ struct Failure: Error, CustomStringConvertible {
         r.calibrationPath = Fixture.philosophy
         r.calibrationTokens = 1024
         r.awqSamples = 256
+        if method == "gptq" { r.hessianMemory = 48 << 20 }   // of 400 MB of Hessians: streamed in several passes
         let s = try Exporter.run(model: src, output: out, request: r)
         #expect(s.calibrationTokens == 1024)
+        if method == "gptq" {
+            let passes = try #require(s.calibrationPasses), peak = try #require(s.hessianPeakBytes)
+            #expect(passes >= 9 && peak <= 48 << 20, "\(passes) passes, \(peak) bytes held")
+        }
         let layer = "model.layers.5.self_attn.q_proj"
         let dump = out + "/decoded.f32"
         _ = try Fixture.python([Fixture.decoder, src, out, "--no-reference", "--dump", layer, dump])

@@ -121,10 +121,15 @@ struct MethodsTests {
         try h.write(to: path)
         let back = try Hessians(path: path)
         #expect(back.names == h.names)
-        let q = try #require(back.moment(for: "blk.0.attn_q.weight"))
+        #expect(back.bytes == 0)   // read on demand, one input at a time
+        let q = try #require(try back.prepare("blk.0.attn_q.weight"))
         #expect(q === back.moment(for: "blk.0.attn_k.weight"))
         #expect(q.sum == a.sum && q.rows == 17)
-        #expect(back.moment(for: "blk.0.ffn_down.weight")?.sum == [1, 2, 3, 4])
+        #expect(back.bytes == 9 * 4)
+        back.release("blk.0.attn_k.weight")   // releases the group: q and k
+        #expect(back.bytes == 0 && back.moment(for: "blk.0.attn_q.weight") == nil)
+        #expect(try back.prepare("blk.0.ffn_down.weight")?.sum == [1, 2, 3, 4])
+        #expect(back.groupKey(for: "blk.0.attn_q.weight") == "blk.0.attn_k.weight")
         // Not a Hessians file: a clear error naming it.
         #expect(throws: QuantKitError.self) { try Hessians(path: "\(PureQuantizeGoldenTests.golden)/inputs.gguf") }
     }

@@ -6,9 +6,11 @@ import QKCore
 /// what GPTQ needs to know which weight errors the layer's output notices. Matrices that share
 /// an input (q/k/v, gate/up) share one moment.
 ///
-/// Memory: n² floats per distinct input (SmolLM2-135M: 0.4 GB in all; Qwen2.5-0.5B: 2.4 GB);
-/// `bytes` says how much. GPTQ's factor of each is computed when first needed and dropped
-/// once every tensor using it is quantized.
+/// Memory: n² floats per distinct input (SmolLM2-135M: 0.4 GB in all; Qwen2.5-0.5B: 2.4 GB;
+/// a 70B model: about 290 GB), so moments can be *streamed*: made with a `HessianSource` (a
+/// saved file, or calibration passes over text), they are filled on demand a window of inputs
+/// at a time — as many as fit `budget` bytes, in the order the quantizer will ask for them —
+/// and dropped once factored. `bytes` says how much is held now, `peakBytes` the most so far.
 public final class Hessians: @unchecked Sendable {
     /// One input's statistics.
     public final class Moment: @unchecked Sendable {
@@ -27,36 +29,83 @@ public final class Hessians: @unchecked Sendable {
         public func diagonal(_ i: Int) -> Float { sum[i * n + i] }
     }
 
-    private var byName: [String: Moment] = [:]
-    private let lock = NSLock()
+    var byName: [String: Moment] = [:]
+    /// Matrix name → the name its group is known by (the first of its sharers, sorted).
+    var keys: [String: String] = [:]
+    let lock = NSLock()
 
-    public init() {}
+    /// Where moments come from on demand (nil: every moment is filled in up front).
+    public let source: HessianSource?
+    /// Bytes of moments a streamed window may hold at once (one input's moment always fits).
+    public let budget: Int
+    /// Streamed: matrix name → group index in `source.groups`; the order inputs will be asked
+    /// for; the groups already factored and dropped.
+    var groupOf: [String: Int] = [:]
+    var order: [Int] = []
+    var finished = Set<Int>()
+    /// The most bytes of moments held at one time.
+    public internal(set) var peakBytes = 0
 
-    /// The moment of matrix `name`, if collected.
+    /// Moments filled in by a collector (or by hand) as they come.
+    public init() {
+        source = nil
+        budget = .max
+    }
+
+    /// Moments read from `source` on demand, at most `budget` bytes of them at once.
+    public init(source: HessianSource, budget: Int) {
+        self.source = source
+        self.budget = budget
+        for (i, g) in source.groups.enumerated() {
+            let key = g.key
+            for name in g.names {
+                groupOf[name] = i
+                keys[name] = key
+            }
+        }
+        order = Array(source.groups.indices)
+    }
+
+    /// The moment of matrix `name`, if held now (streamed moments: see `prepare`).
     public func moment(for name: String) -> Moment? { lock.withLock { byName[name] } }
 
     /// Makes `names` share one moment of width `n` (created on first sight) and returns it.
     public func moment(sharedBy names: [String], n: Int) -> Moment {
         lock.withLock {
             let m = names.lazy.compactMap { self.byName[$0] }.first ?? Moment(n: n)
-            for name in names { byName[name] = m }
+            let key = names.compactMap { self.keys[$0] }.first ?? names.min()!
+            for name in names {
+                byName[name] = m
+                keys[name] = key
+            }
+            peakBytes = max(peakBytes, heldBytes())
             return m
         }
     }
 
-    /// Names of the matrices with statistics, sorted.
-    public var names: [String] { lock.withLock { byName.keys.sorted() } }
+    /// The name of the group of inputs `name` belongs to (nil: no statistics for it).
+    public func groupKey(for name: String) -> String? { lock.withLock { keys[name] } }
 
-    /// Bytes held by the distinct moments.
-    public var bytes: Int {
-        lock.withLock {
-            var seen = Set<ObjectIdentifier>()
-            return byName.values.reduce(0) { seen.insert(ObjectIdentifier($1)).inserted ? $0 + $1.sum.count * 4 : $0 }
-        }
+    /// Names of the matrices with statistics (held or still to come), sorted.
+    public var names: [String] { lock.withLock { keys.keys.sorted() } }
+
+    /// Bytes held by the distinct moments now.
+    public var bytes: Int { lock.withLock { heldBytes() } }
+
+    func heldBytes() -> Int {
+        var seen = Set<ObjectIdentifier>()
+        return byName.values.reduce(0) { seen.insert(ObjectIdentifier($1)).inserted ? $0 + $1.sum.count * 4 : $0 }
     }
 
-    /// Drops the moment of `name` (after its tensors are quantized) so memory can be reused.
-    public func release(_ name: String) { lock.withLock { _ = byName.removeValue(forKey: name) } }
+    /// Drops the moment of `name` and of every matrix sharing it (once its GPTQ factor is
+    /// made, nothing needs it), so memory can be reused.
+    public func release(_ name: String) {
+        lock.withLock {
+            guard let key = keys[name] else { return }
+            for (other, k) in keys where k == key { byName[other] = nil }
+            if let g = groupOf[name] { finished.insert(g) }
+        }
+    }
 }
 
 /// GPTQ's factor of one Hessian: the upper-triangular U with (H + λI)⁻¹ = Uᵀ U, in Float.

@@ -24,19 +24,22 @@ public enum QuantizationMethod: Sendable {
 }
 
 /// Hands out, tensor by tensor, the row encoder a method uses, computing each GPTQ factor once
-/// for the matrices that share an input and dropping it after the last of them.
+/// for the matrices that share an input and dropping it after the last of them. Streamed
+/// Hessians are told the tensor order, so they are loaded just before they are needed.
 final class MethodCodecs {
     let method: QuantizationMethod
-    private var factors: [ObjectIdentifier: GPTQFactor] = [:]
-    private var usesLeft: [ObjectIdentifier: Int] = [:]
+    private var factors: [String: GPTQFactor] = [:]
+    private var usesLeft: [String: Int] = [:]
     /// Seconds spent factoring Hessians.
     private(set) var factorSeconds = 0.0
 
     init(method: QuantizationMethod, plan: [PlannedTensor]) {
         self.method = method
         if case .gptq(let h, _) = method {
-            for p in plan where Self.quantizes(p) {
-                if let m = h.moment(for: p.name) { usesLeft[ObjectIdentifier(m), default: 0] += 1 }
+            let names = plan.filter(Self.quantizes).map(\.name)
+            h.expect(names)
+            for name in names {
+                if let key = h.groupKey(for: name) { usesLeft[key, default: 0] += 1 }
             }
         }
     }
@@ -52,22 +55,23 @@ final class MethodCodecs {
         case .search:
             return try ScaleSearch.codec(p.outputType)
         case .gptq(let hessians, let damping):
-            guard p.shape.count == 2, let m = hessians.moment(for: p.name), m.n == p.shape[0] else {
+            guard p.shape.count == 2, let key = hessians.groupKey(for: p.name) else {
                 return try ScaleSearch.codec(p.outputType)
             }
-            let key = ObjectIdentifier(m)
             let factor: GPTQFactor
             if let f = factors[key] {
                 factor = f
             } else {
+                guard let m = try hessians.prepare(p.name) else { return try ScaleSearch.codec(p.outputType) }
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 factor = try GPTQFactor(m, damping: damping)
                 factorSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
                 factors[key] = factor
+                hessians.release(p.name)   // the factor is all its matrices need from now on
             }
-            hessians.release(p.name)   // the factor is all this tensor needs from now on
             usesLeft[key, default: 1] -= 1
             if usesLeft[key]! <= 0 { factors[key] = nil }
+            guard factor.n == p.shape[0] else { return try ScaleSearch.codec(p.outputType) }
             return try GPTQ.codec(p.outputType, factor: factor, importance: importance)
         }
     }
