@@ -10,7 +10,9 @@
 #   LLAMA_BIN_DIR=… bench/better-quants.sh QUANT_BIN F32_MODEL.gguf [TYPE…]
 #
 # Environment: CALIB (models/text/eng/philosophy.txt), EVAL (models/text/eng/history.txt),
-# CALIB_CHUNKS (32), EVAL_CHUNKS (16), CTX (512), THREADS (all), WORK.
+# CALIB_CHUNKS (32), EVAL_CHUNKS (16), CTX (512), THREADS (all), WORK; LLAMA_IMATRIX=0 skips the
+# llama-quantize --imatrix rows, QUANT_PPL_METHODS ("search gptq") says which files `quant
+# perplexity` re-measures (a large model on a small machine: fewer runs).
 set -euo pipefail
 QUANT="$1"; F32="$2"; shift 2
 TYPES=("$@"); [[ ${#TYPES[@]} -gt 0 ]] || TYPES=(Q4_0 Q3_K_M Q2_K IQ4_XS Q4_K_M)
@@ -56,16 +58,19 @@ for t in "${TYPES[@]}"; do
     ref=$(llama_kld "$WORK/llama-$t.gguf"); refk=$(echo "$ref" | cut -d'|' -f2)
     echo "| $t | llama-quantize | $(mib "$WORK/llama-$t.gguf") | $ref | 1.00 | | $tl |"
     rm -f "$WORK/llama-$t.gguf"
+    if [[ "${LLAMA_IMATRIX:-1}" != 0 ]]; then
     t0=$(now); "$LLAMA_BIN_DIR/llama-quantize" --imatrix "$WORK/imatrix.gguf" "$F32" "$WORK/llama-imat-$t.gguf" "$t" ${THREADS:+$THREADS} \
         > "$WORK/llama-imat-$t.log" 2>&1; tl=$(secs "$t0")
     r=$(llama_kld "$WORK/llama-imat-$t.gguf"); k=$(echo "$r" | cut -d'|' -f2)
     echo "| $t | llama-quantize --imatrix | $(mib "$WORK/llama-imat-$t.gguf") | $r | $(echo "scale=2; $k / $refk" | bc) | | $tl |"
     rm -f "$WORK/llama-imat-$t.gguf"
+    fi
     for m in search gptq; do
         extra=(); [[ $m == gptq ]] && extra=(--hessians "$WORK/hessians.gguf")
         t0=$(now); "$QUANT" quantize --quiet --method "$m" "${extra[@]}" "${T[@]}" "$F32" "$WORK/$m-$t.gguf" "$t" > "$WORK/$m-$t.log" 2>&1; tq=$(secs "$t0")
         r=$(llama_kld "$WORK/$m-$t.gguf"); k=$(echo "$r" | cut -d'|' -f2)
-        echo "| $t | $m | $(mib "$WORK/$m-$t.gguf") | $r | $(echo "scale=2; $k / $refk" | bc) | $(quant_ppl "$WORK/$m-$t.gguf") | $tq |"
+        qp="–"; [[ " ${QUANT_PPL_METHODS:-search gptq} " == *" $m "* ]] && qp=$(quant_ppl "$WORK/$m-$t.gguf")
+        echo "| $t | $m | $(mib "$WORK/$m-$t.gguf") | $r | $(echo "scale=2; $k / $refk" | bc) | $qp | $tq |"
         rm -f "$WORK/$m-$t.gguf"
     done
 done
