@@ -128,6 +128,9 @@ struct MethodsTests {
         #expect(back.bytes == 9 * 4)
         back.release("blk.0.attn_k.weight")   // releases the group: q and k
         #expect(back.bytes == 0 && back.moment(for: "blk.0.attn_q.weight") == nil)
+        #expect(try back.prepare("blk.0.attn_q.weight") == nil)   // released for this run
+        back.expect(["blk.0.attn_q.weight"])                        // a new run loads it again
+        #expect(try back.prepare("blk.0.attn_q.weight")?.sum == a.sum)
         #expect(try back.prepare("blk.0.ffn_down.weight")?.sum == [1, 2, 3, 4])
         #expect(back.groupKey(for: "blk.0.attn_q.weight") == "blk.0.attn_k.weight")
         // Not a Hessians file: a clear error naming it.

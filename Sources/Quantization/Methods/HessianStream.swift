@@ -33,10 +33,12 @@ public protocol HessianSource: AnyObject {
 
 extension Hessians {
     /// Tells a streamed set the order in which matrices will be asked for (the quantizer's
-    /// tensor order), so each window holds the inputs needed next.
+    /// tensor order), so each window holds the inputs needed next. A new run over the set: inputs
+    /// released by an earlier one are loaded again when asked for.
     public func expect(_ names: [String]) {
         lock.withLock {
             guard source != nil else { return }
+            finished.removeAll()
             var seen = Set<Int>()
             var o = names.compactMap { groupOf[$0] }.filter { seen.insert($0).inserted }
             o += order.filter { seen.insert($0).inserted }   // the rest, in the source's order
