@@ -12,7 +12,8 @@
 # Environment: CALIB (models/text/eng/philosophy.txt), EVAL (models/text/eng/history.txt),
 # CALIB_CHUNKS (32), EVAL_CHUNKS (16), CTX (512), THREADS (all), WORK; LLAMA_IMATRIX=0 skips the
 # llama-quantize --imatrix rows, QUANT_PPL_METHODS ("search gptq") says which files `quant
-# perplexity` re-measures (a large model on a small machine: fewer runs).
+# perplexity` re-measures, METHODS ("search gptq") which of ours are made (a large model on a small
+# machine: fewer runs).
 set -euo pipefail
 QUANT="$1"; F32="$2"; shift 2
 TYPES=("$@"); [[ ${#TYPES[@]} -gt 0 ]] || TYPES=(Q4_0 Q3_K_M Q2_K IQ4_XS Q4_K_M)
@@ -65,7 +66,7 @@ for t in "${TYPES[@]}"; do
     echo "| $t | llama-quantize --imatrix | $(mib "$WORK/llama-imat-$t.gguf") | $r | $(echo "scale=2; $k / $refk" | bc) | | $tl |"
     rm -f "$WORK/llama-imat-$t.gguf"
     fi
-    for m in search gptq; do
+    for m in ${METHODS:-search gptq}; do
         extra=(); [[ $m == gptq ]] && extra=(--hessians "$WORK/hessians.gguf")
         t0=$(now); "$QUANT" quantize --quiet --method "$m" "${extra[@]}" "${T[@]}" "$F32" "$WORK/$m-$t.gguf" "$t" > "$WORK/$m-$t.log" 2>&1; tq=$(secs "$t0")
         r=$(llama_kld "$WORK/$m-$t.gguf"); k=$(echo "$r" | cut -d'|' -f2)
