@@ -73,7 +73,6 @@ extension Hessians {
 final class HessiansFileSource: HessianSource {
     let file: GGUFFile
     let groups: [HessianGroup]
-    let tensors: [GGUFTensorInfo]
     let counts: [Int64]
 
     init(path: String) throws {
@@ -102,12 +101,11 @@ final class HessiansFileSource: HessianSource {
         }
         self.groups = groups
         self.counts = counts
-        tensors = file.tensors
     }
 
     func load(_ wanted: [Int]) throws -> [Hessians.Moment] {
         wanted.map { g in
-            let t = tensors[g]
+            let t = file.tensors[g]
             let m = Hessians.Moment(n: t.shape[0])
             m.rows = counts[g]
             let data = file.data(of: t)
