@@ -13,7 +13,7 @@
 # CALIB_CHUNKS (32), EVAL_CHUNKS (16), CTX (512), THREADS (all), WORK; LLAMA_IMATRIX=0 skips the
 # llama-quantize --imatrix rows, QUANT_PPL_METHODS ("search gptq") says which files `quant
 # perplexity` re-measures, METHODS ("search gptq") which of ours are made (a large model on a small
-# machine: fewer runs).
+# machine: fewer runs; the Hessians are only collected for gptq, the imatrix only for LLAMA_IMATRIX).
 set -euo pipefail
 QUANT="$1"; F32="$2"; shift 2
 TYPES=("$@"); [[ ${#TYPES[@]} -gt 0 ]] || TYPES=(Q4_0 Q3_K_M Q2_K IQ4_XS Q4_K_M)
@@ -28,13 +28,13 @@ WORK="${WORK:-/tmp/qk-better-quants/$NAME}"; mkdir -p "$WORK"
 now() { date +%s.%N; }
 secs() { printf "%.1f" "$(echo "$(now) - $1" | bc)"; }
 
-[[ -s "$WORK/imatrix.gguf" ]] || "$QUANT" imatrix -m "$F32" -f "$CALIB" -c "$CTX" --chunks "$CALIB_CHUNKS" "${T[@]}" \
+[[ -s "$WORK/imatrix.gguf" || "${LLAMA_IMATRIX:-1}" == 0 ]] || "$QUANT" imatrix -m "$F32" -f "$CALIB" -c "$CTX" --chunks "$CALIB_CHUNKS" "${T[@]}" \
     -o "$WORK/imatrix.gguf" > "$WORK/imatrix.log" 2>&1
 [[ -s "$WORK/base.kld" ]] || "$LLAMA_BIN_DIR/llama-perplexity" -m "$F32" -f "$EVAL" -c "$CTX" --chunks "$EVAL_CHUNKS" \
     ${THREADS:+-t $THREADS} --kl-divergence-base "$WORK/base.kld" > "$WORK/base.log" 2>&1
 [[ -s "$WORK/base.logits" ]] || "$QUANT" perplexity -m "$F32" -f "$EVAL" -c "$CTX" --chunks "$EVAL_CHUNKS" "${T[@]}" \
     --save-logits "$WORK/base.logits" > "$WORK/base-quant.log" 2>&1
-if [[ ! -s "$WORK/hessians.gguf" ]]; then
+if [[ ! -s "$WORK/hessians.gguf" && " ${METHODS:-search gptq} " == *" gptq "* ]]; then
     t0=$(now)
     "$QUANT" quantize --quiet --method gptq --calibration "$CALIB" --calibration-chunks "$CALIB_CHUNKS" --calibration-ctx "$CTX" \
         --save-hessians "$WORK/hessians.gguf" --dry-run "$F32" /dev/null Q8_0 "${T[@]}" > "$WORK/hessians.log" 2>&1

@@ -63,6 +63,64 @@ struct BlockGridTests {
         #expect(checked > 100)
     }
 
+    /// The sub-scales a search may change: reading and writing them back leaves a ggml block as
+    /// it was; changing one changes the decoding (by the type's own dequantizer) of that
+    /// sub-block only, exactly as `SubScales.decoded` says.
+    @Test(arguments: BlockGrid.supportedTypes.filter { BlockGrid.grid(for: $0)?.subScales != nil })
+    func subScalesReadWriteAndDecode(type: GGMLType) throws {
+        let grid = try #require(BlockGrid.grid(for: type))
+        let sub = try #require(grid.subScales)
+        let codec = try #require(QuantCodec.codec(type))
+        #expect(sub.count * sub.size == grid.blockSize)
+        let set = try #require(try RoundTripTests.loadInputs().sets.first { $0.name.hasPrefix("real") })
+        var bytes = [UInt8](repeating: 0, count: type.rowSize(set.n))
+        set.x.withUnsafeBufferPointer { x in bytes.withUnsafeMutableBytes { codec.quantize(x.baseAddress!, $0.baseAddress!, set.n, nil) } }
+        let width = Int(sub.range.upperBound - sub.range.lowerBound) + 1
+        var ints = [Int32](repeating: 0, count: sub.count * sub.fields), back = ints
+        var a = [Float](repeating: 0, count: grid.blockSize), b = a, a0 = a, b0 = a, deq = a
+        var q = [UInt8](repeating: 0, count: grid.blockSize)
+        for blk in 0 ..< min(4, set.n / grid.blockSize) {
+            let original = Array(bytes[blk * grid.blockBytes ..< (blk + 1) * grid.blockBytes])
+            var block = original
+            block.withUnsafeMutableBufferPointer { p in
+                sub.read(p.baseAddress!, &ints)
+                sub.write(ints, p.baseAddress!)
+                grid.scales(p.baseAddress!, &a0, &b0)
+                grid.unpack(p.baseAddress!, &q)
+            }
+            #expect(block == original, "\(type.name) block \(blk): writing the read sub-scales changed the block")
+            #expect(ints.allSatisfy { sub.range.contains($0) })
+            let d = Float(Float16(bitPattern: UInt16(original[grid.superScaleOffsets[0]]) | UInt16(original[grid.superScaleOffsets[0] + 1]) << 8))
+            let dmin = grid.superScaleOffsets.count > 1
+                ? Float(Float16(bitPattern: UInt16(original[grid.superScaleOffsets[1]]) | UInt16(original[grid.superScaleOffsets[1] + 1]) << 8)) : 0
+            for s in 0 ..< sub.count {
+                for f in 0 ..< sub.fields {
+                    var changed = ints
+                    let k = s * sub.fields + f
+                    changed[k] = sub.range.lowerBound + Int32((Int(changed[k] - sub.range.lowerBound) + 7 * s + 3 * f + 1) % width)
+                    var modified = original
+                    modified.withUnsafeMutableBufferPointer { p in
+                        sub.write(changed, p.baseAddress!)
+                        sub.read(p.baseAddress!, &back)
+                        grid.scales(p.baseAddress!, &a, &b)
+                        codec.dequantize(p.baseAddress!, &deq, grid.blockSize)
+                    }
+                    #expect(back == changed, "\(type.name) sub-block \(s) field \(f): read back \(back) after writing \(changed)")
+                    let scale = changed[s * sub.fields], m = sub.fields > 1 ? changed[s * sub.fields + 1] : 0
+                    let (na, nb) = sub.decoded(scale: scale, min: m, d: d, dmin: dmin)
+                    for i in 0 ..< grid.blockSize {
+                        let inside = i / sub.size == s
+                        let (ea, eb) = inside ? (na, nb) : (a0[i], b0[i])
+                        guard a[i] == ea, b[i] == eb, deq[i] == grid.value(Int(q[i]), a: ea, b: eb) else {
+                            Issue.record("\(type.name) block \(blk) sub-block \(s) field \(f) value \(i): scales (\(a[i]), \(b[i])) expected (\(ea), \(eb)); dequantized \(deq[i])")
+                            return
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func nearestIsTheClosestLevel() throws {
         for type in BlockGrid.supportedTypes {
             let grid = try #require(BlockGrid.grid(for: type))

@@ -22,76 +22,85 @@ public enum ScaleSearch {
             throw QuantKitError("search: \(type.name) is not a quantized type")
         }
         let grid = BlockGrid.grid(for: type)
+        return RowCodec(quantize: { src, dst, n, importance in
+            guard let grid else { return quantizeRow(base, type, nil, src, dst, n, importance, nil) }
+            GridRefinement.with(grid) { r in quantizeRow(base, type, grid, src, dst, n, importance, r) }
+        }, dequantize: base.dequantize, requiresImportance: base.requiresImportance)
+    }
+
+    /// One row: per block, ggml's candidates, the super-scale sweep, then the refinement.
+    private static func quantizeRow(_ base: RowCodec, _ type: GGMLType, _ grid: BlockGrid?, _ src: UnsafePointer<Float>,
+                                    _ dst: UnsafeMutableRawPointer, _ n: Int, _ importance: UnsafePointer<Float>?,
+                                    _ refiner: GridRefinement?) {
         let block = grid?.blockSize ?? type.blockSize
         let blockBytes = type.rowSize(block)
         let requires = base.requiresImportance
-        return RowCodec(quantize: { src, dst, n, importance in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 5 * block) { fb in
-                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 3 * blockBytes + block) { bb in
-                    let ones = fb.baseAddress!, deq = ones + block, a = deq + block, b = a + block, wv = b + block
-                    let cand = bb.baseAddress!, scaled = cand + blockBytes, best = scaled + blockBytes, q = best + blockBytes
-                    ones.initialize(repeating: 1, count: block)
-                    for start in stride(from: 0, to: n, by: block) {
-                        let x = src + start
-                        let weights: UnsafePointer<Float> = importance.map { $0 + start } ?? UnsafePointer(ones)
-                        for i in 0 ..< block { wv[i] = weights[i] }
-                        var bestError = Float.infinity
-                        func consider(_ bytes: UnsafeMutablePointer<UInt8>) {
-                            base.dequantize(bytes, deq, block)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 5 * block) { fb in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 3 * blockBytes + block) { bb in
+                let ones = fb.baseAddress!, deq = ones + block, a = deq + block, b = a + block, wv = b + block
+                let cand = bb.baseAddress!, scaled = cand + blockBytes, best = scaled + blockBytes, q = best + blockBytes
+                ones.initialize(repeating: 1, count: block)
+                for start in stride(from: 0, to: n, by: block) {
+                    let x = src + start
+                    let weights: UnsafePointer<Float> = importance.map { $0 + start } ?? UnsafePointer(ones)
+                    for i in 0 ..< block { wv[i] = weights[i] }
+                    var bestError = Float.infinity
+                    func consider(_ bytes: UnsafeMutablePointer<UInt8>) {
+                        base.dequantize(bytes, deq, block)
+                        var e: Float = 0
+                        for i in 0 ..< block { let d = deq[i] - x[i]; e += wv[i] * d * d }
+                        if e < bestError {
+                            bestError = e
+                            best.update(from: bytes, count: blockBytes)
+                        }
+                    }
+                    let paths: [UnsafePointer<Float>?] = requires ? [weights] : [nil, weights]
+                    // ggml's candidates (without and with weights); the scale sweep then
+                    // starts from the better of them.
+                    for path in paths {
+                        base.quantize(x, scaled, block, path)
+                        let before = bestError
+                        consider(scaled)
+                        if bestError < before { cand.update(from: scaled, count: blockBytes) }
+                    }
+                    if let grid {
+                        // The scaled grid's error, values re-rounded; kept when it is the best.
+                        func tryFactor(_ f: Float) -> Float {
+                            scaled.update(from: cand, count: blockBytes)
+                            for off in grid.superScaleOffsets {
+                                let d = Float(Float16(bitPattern: UInt16(scaled[off]) | UInt16(scaled[off + 1]) << 8))
+                                let bits = Float16(d * f).bitPattern
+                                scaled[off] = UInt8(truncatingIfNeeded: bits)
+                                scaled[off + 1] = UInt8(truncatingIfNeeded: bits >> 8)
+                            }
+                            grid.scales(scaled, a, b)
                             var e: Float = 0
-                            for i in 0 ..< block { let d = deq[i] - x[i]; e += wv[i] * d * d }
+                            for i in 0 ..< block {
+                                let qi = grid.nearest(x[i], a: a[i], b: b[i])
+                                q[i] = UInt8(qi)
+                                let d = grid.value(qi, a: a[i], b: b[i]) - x[i]
+                                e += wv[i] * d * d
+                            }
                             if e < bestError {
                                 bestError = e
-                                best.update(from: bytes, count: blockBytes)
+                                grid.pack(q, scaled)
+                                best.update(from: scaled, count: blockBytes)
                             }
+                            return e
                         }
-                        let paths: [UnsafePointer<Float>?] = requires ? [weights] : [nil, weights]
-                        // ggml's candidates (without and with weights); the scale sweep then
-                        // starts from the better of them.
-                        for path in paths {
-                            base.quantize(x, scaled, block, path)
-                            let before = bestError
-                            consider(scaled)
-                            if bestError < before { cand.update(from: scaled, count: blockBytes) }
+                        // Coarse sweep, then the two neighbours halfway around the best factor.
+                        var bestF: Float = 1, bestE = Float.infinity
+                        for f in coarseFactors {
+                            let e = tryFactor(f)
+                            if e < bestE { bestE = e; bestF = f }
                         }
-                        if let grid {
-                            // The scaled grid's error, values re-rounded; kept when it is the best.
-                            func tryFactor(_ f: Float) -> Float {
-                                scaled.update(from: cand, count: blockBytes)
-                                for off in grid.superScaleOffsets {
-                                    let d = Float(Float16(bitPattern: UInt16(scaled[off]) | UInt16(scaled[off + 1]) << 8))
-                                    let bits = Float16(d * f).bitPattern
-                                    scaled[off] = UInt8(truncatingIfNeeded: bits)
-                                    scaled[off + 1] = UInt8(truncatingIfNeeded: bits >> 8)
-                                }
-                                grid.scales(scaled, a, b)
-                                var e: Float = 0
-                                for i in 0 ..< block {
-                                    let qi = grid.nearest(x[i], a: a[i], b: b[i])
-                                    q[i] = UInt8(qi)
-                                    let d = grid.value(qi, a: a[i], b: b[i]) - x[i]
-                                    e += wv[i] * d * d
-                                }
-                                if e < bestError {
-                                    bestError = e
-                                    grid.pack(q, scaled)
-                                    best.update(from: scaled, count: blockBytes)
-                                }
-                                return e
-                            }
-                            // Coarse sweep, then the two neighbours halfway around the best factor.
-                            var bestF: Float = 1, bestE = Float.infinity
-                            for f in coarseFactors {
-                                let e = tryFactor(f)
-                                if e < bestE { bestE = e; bestF = f }
-                            }
-                            _ = tryFactor(bestF - fineStep)
-                            _ = tryFactor(bestF + fineStep)
-                        }
-                        (dst.assumingMemoryBound(to: UInt8.self) + (start / block) * blockBytes).update(from: best, count: blockBytes)
+                        _ = tryFactor(bestF - fineStep)
+                        _ = tryFactor(bestF + fineStep)
+                        if let refiner { bestError = refiner.refine(best, x, wv, error: bestError) }
                     }
+                    (dst.assumingMemoryBound(to: UInt8.self) + (start / block) * blockBytes).update(from: best, count: blockBytes)
                 }
             }
-        }, dequantize: base.dequantize, requiresImportance: requires)
+        }
     }
 }
