@@ -3,7 +3,7 @@ import Foundation
 import GGUF
 import QKCore
 import QuantFormats
-import Quantization
+@testable import Quantization
 import Testing
 
 /// The building blocks of `--method search|gptq`: the linear algebra (against plain loops), the
@@ -106,6 +106,56 @@ struct MethodsTests {
         }
         print("search \(type.name): squared error \(totalSearch / totalGGML)× ggml's")
         #expect(totalSearch < 0.995 * totalGGML, "\(type.name): search \(totalSearch) vs ggml \(totalGGML)")
+    }
+
+    /// Weights already on Q5_0's grid, quantized to Q4_0 at twice its scale: every odd level is
+    /// a tie. ggml rounds them all one way (a bias on every block's sum); the search's
+    /// refinement keeps the squared error and balances the ties, so each block's error sum
+    /// stays within one step.
+    @Test func refinementBalancesTiesOnAFinerGrid() throws {
+        let n = 32 * 64
+        var rng = Rand(s: 0x9E37_79B9_7F4A_7C15)
+        func unit() -> Float { (rng.next() + 1) / 2 }   // [0, 1)
+        var x = [Float](repeating: 0, count: n)
+        for blk in 0 ..< n / 32 {
+            let d5 = Float(Float16(0.001 + 0.01 * unit() * unit()))
+            for j in 0 ..< 32 { x[32 * blk + j] = d5 * Float(Int(unit() * 31.999) - 16) }
+            x[32 * blk + Int(unit() * 31.999)] = -16 * d5   // the block's extreme: Q4_0's d = 2·d5
+        }
+        let ggml = try #require(QuantCodec.codec(.q4_0))
+        let grid = try #require(BlockGrid.grid(for: .q4_0))
+        var a = [UInt8](repeating: 0, count: GGMLType.q4_0.rowSize(n))
+        ggml.quantize(x, &a, n, nil)
+        var b = a
+        let ones = [Float](repeating: 1, count: 32)
+        var da = [Float](repeating: 0, count: n), db = da
+        ggml.dequantize(a, &da, n)
+        GridRefinement.with(grid) { r in
+            x.withUnsafeBufferPointer { xp in
+                b.withUnsafeMutableBufferPointer { bp in
+                    for blk in 0 ..< n / 32 {
+                        var e: Float = 0
+                        for i in 32 * blk ..< 32 * blk + 32 { e += (da[i] - xp[i]) * (da[i] - xp[i]) }
+                        _ = r.refine(bp.baseAddress! + 18 * blk, xp.baseAddress! + 32 * blk, ones, error: e)
+                    }
+                }
+            }
+        }
+        ggml.dequantize(b, &db, n)
+        var worstGGML: Float = 0, worstRefined: Float = 0, seGGML = 0.0, seRefined = 0.0
+        for blk in 0 ..< n / 32 {
+            var sa: Float = 0, sb: Float = 0
+            for i in 32 * blk ..< 32 * blk + 32 {
+                sa += da[i] - x[i]; sb += db[i] - x[i]
+                seGGML += Double((da[i] - x[i]) * (da[i] - x[i])); seRefined += Double((db[i] - x[i]) * (db[i] - x[i]))
+            }
+            let step = abs(x[32 * blk ..< 32 * blk + 32].min()!) / 8   // Q4_0's d
+            worstGGML = max(worstGGML, abs(sa) / step)
+            worstRefined = max(worstRefined, abs(sb) / step)
+        }
+        #expect(seRefined <= seGGML * (1 + 1e-5), "refined \(seRefined) vs ggml \(seGGML)")
+        #expect(worstRefined <= 1.0001, "a block's error sum is \(worstRefined) steps")
+        #expect(worstGGML > 3, "the input should have biased ties under ggml (\(worstGGML) steps)")
     }
 
     @Test func hessiansFileRoundTrips() throws {

@@ -1,19 +1,23 @@
 import QKCore
 import QuantFormats
 
-/// The `search` method's last step for grid types: starting from the best block found so far,
-/// lower its (weighted) squared error as decoded by changing what ggml's quantizers fix early:
+/// The `search` method's last step for affine grids (legacy types and k-quants), starting from
+/// the best block found so far:
 ///
-/// 1. **Super-scale refit:** with the integers held, the f16 super-scales (d, and dmin where the
-///    type has one) that minimise the error are a small least-squares problem; the solution is
-///    rounded to f16, every value re-rounded, and the step repeated while it helps; the f16
-///    neighbours of the result are tried too.
-/// 2. **Coordinate descent on sub-scales** (k-quants, IQ4_XS): each sub-block's integer scale
-///    (and min) is moved by up to ±4 with that sub-block's values re-rounded, keeping a move
-///    whenever the sub-block's error drops; two sweeps, then the refit again.
+/// 1. **Coordinate descent on sub-scales** (k-quants): each sub-block's integer scale (and min)
+///    is moved within ±4 with that sub-block's values re-rounded, keeping a move whenever the
+///    sub-block's (weighted) squared error drops; up to two sweeps.
+/// 2. **Balanced ties:** a value exactly halfway between two levels has the same error either
+///    way. Weights that already sit on a finer grid put many values there (a Q5_0 block
+///    quantized to Q4_0 at twice its scale has every odd level halfway), and ggml rounds them
+///    all the same way, which adds the same error to each: a bias on the block's sum, which
+///    every input channel with a non-zero mean turns into an output error. Each tie's
+///    direction is chosen to keep the block's error sum nearest zero; the squared error stays.
 ///
-/// Every change is kept only if the block's error drops, so the result is never worse than the
-/// block it started from.
+/// Every change is kept only if the block's error does not grow, so the result is never worse
+/// than the block it started from. (A least-squares refit of the f16 super-scales lowered the
+/// squared error further but raised the KL divergence on SmolLM2 IQ4_XS and Qwen2.5 Q4_0, and
+/// sub-scale moves on IQ4_XS likewise, so the codebook types keep the sweep's block.)
 struct GridRefinement {
     let grid: BlockGrid
     let subScales: SubScales?
@@ -27,7 +31,8 @@ struct GridRefinement {
     let ints: UnsafeMutablePointer<Int32>
 
     static let subScaleMoves: [Int32] = [-4, -3, -2, -1, 1, 2, 3, 4]
-    static let refitRounds = 3
+    /// How close (in units of the value's scale) two levels' distances must be to count as a tie.
+    static let tieTolerance: Float = 1e-6
 
     /// Runs `body` with a refiner whose scratch lives for the call.
     static func with<R>(_ grid: BlockGrid, _ body: (GridRefinement) -> R) -> R {
@@ -65,12 +70,6 @@ struct GridRefinement {
         Float(Float16(bitPattern: UInt16(p[off]) | UInt16(p[off + 1]) << 8))
     }
 
-    private func storeF16(_ v: Float, _ p: UnsafeMutablePointer<UInt8>, _ off: Int) {
-        let bits = Float16(v).bitPattern
-        p[off] = UInt8(truncatingIfNeeded: bits)
-        p[off + 1] = UInt8(truncatingIfNeeded: bits >> 8)
-    }
-
     /// `trial` with every value re-rounded under its own scales: kept in `block` (with `q`,
     /// `a`, `b`) when its error is below `best`. Returns the new best error.
     private func keepIfBetter(_ block: UnsafeMutablePointer<UInt8>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ best: Float) -> Float {
@@ -86,75 +85,67 @@ struct GridRefinement {
     /// Improves `block` (the encoding of `x` whose weighted error is `error`) in place and
     /// returns its new error, never above `error`.
     func refine(_ block: UnsafeMutablePointer<UInt8>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, error: Float) -> Float {
+        guard grid.table == nil else { return error }
         var best = error
         // The block's own scales, every value at its nearest level.
         trial.update(from: block, count: grid.blockBytes)
         best = keepIfBetter(block, x, w, best)
-        best = refitSuperScales(block, x, w, best)
         if let sub = subScales {
             for _ in 0 ..< 2 {
                 let before = best
                 best = descendSubScales(sub, block, x, w, best)
                 if !(best < before) { break }
             }
-            best = refitSuperScales(block, x, w, best)
         }
-        return best
+        return balanceTies(block, x, w, best)
     }
 
-    /// Step 1: least-squares super-scales for the current integers, then their f16 neighbours.
-    private func refitSuperScales(_ block: UnsafeMutablePointer<UInt8>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ error: Float) -> Float {
-        var best = error
-        let offs = grid.superScaleOffsets
+    /// Step 2: ties rounded so that the block's error sum stays nearest zero.
+    private func balanceTies(_ block: UnsafeMutablePointer<UInt8>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ error: Float) -> Float {
         grid.scales(block, a, b)
         grid.unpack(block, q)
-        for _ in 0 ..< Self.refitRounds {
-            let d = loadF16(block, offs[0])
-            let dmin = offs.count > 1 ? loadF16(block, offs[1]) : 0
-            guard d != 0 else { return best }
-            // value i = d·pᵢ + dmin·rᵢ with pᵢ = (aᵢ/d)·g(qᵢ), rᵢ = bᵢ/dmin.
-            var spp: Double = 0, spr: Double = 0, srr: Double = 0, spx: Double = 0, srx: Double = 0
-            for i in 0 ..< n {
-                let p = Double(a[i] / d) * Double(grid.level(Int(q[i])))
-                let r = dmin != 0 ? Double(b[i] / dmin) : 0
-                let wi = Double(w[i]), xi = Double(x[i])
-                spp += wi * p * p; spr += wi * p * r; srr += wi * r * r
-                spx += wi * p * xi; srx += wi * r * xi
-            }
-            var nd = d, nm = dmin
-            if offs.count > 1 && dmin != 0 {
-                let det = spp * srr - spr * spr
-                guard det > 1e-12 * spp * srr else { break }
-                nd = Float((spx * srr - srx * spr) / det)
-                nm = Float((spp * srx - spr * spx) / det)
+        var sum: Float = 0
+        var ties = 0
+        for i in 0 ..< n {
+            let qi = Int(q[i])
+            let e = grid.value(qi, a: a[i], b: b[i]) - x[i]
+            // The level on the far side of x, if x is halfway to it.
+            let other = e > 0 ? qi - 1 : qi + 1
+            if e != 0, other >= 0, other < grid.levels,
+               abs(abs(grid.value(other, a: a[i], b: b[i]) - x[i]) - abs(e)) <= Self.tieTolerance * abs(a[i]) {
+                q2[i] = 1
+                ties += 1
             } else {
-                guard spp > 0 else { break }
-                nd = Float(spx / spp)
-            }
-            guard nd.isFinite, nm.isFinite else { break }
-            trial.update(from: block, count: grid.blockBytes)
-            storeF16(nd, trial, offs[0])
-            if offs.count > 1 && dmin != 0 { storeF16(nm, trial, offs[1]) }
-            let before = best
-            best = keepIfBetter(block, x, w, best)
-            if !(best < before) { break }
-        }
-        // One f16 step either way on each super-scale.
-        for off in offs {
-            for step: Int16 in [-1, 1] {
-                trial.update(from: block, count: grid.blockBytes)
-                let bits = UInt16(block[off]) | UInt16(block[off + 1]) << 8
-                let moved = UInt16(bitPattern: Int16(bitPattern: bits) &+ step)
-                guard Float16(bitPattern: moved).isFinite else { continue }
-                trial[off] = UInt8(truncatingIfNeeded: moved)
-                trial[off + 1] = UInt8(truncatingIfNeeded: moved >> 8)
-                best = keepIfBetter(block, x, w, best)
+                q2[i] = 0
+                sum += e
             }
         }
-        return best
+        guard ties > 1 else { return error }
+        for i in 0 ..< n where q2[i] == 1 {
+            let qi = Int(q[i])
+            let e = grid.value(qi, a: a[i], b: b[i]) - x[i]
+            let eo = grid.value(e > 0 ? qi - 1 : qi + 1, a: a[i], b: b[i]) - x[i]
+            if abs(sum + eo) < abs(sum + e) {
+                q[i] = UInt8(e > 0 ? qi - 1 : qi + 1)
+                sum += eo
+            } else {
+                sum += e
+            }
+        }
+        trial.update(from: block, count: grid.blockBytes)
+        grid.pack(q, trial)
+        var e: Float = 0
+        for i in 0 ..< n {
+            let d = grid.value(Int(q[i]), a: a[i], b: b[i]) - x[i]
+            e += w[i] * d * d
+        }
+        // Halfway in exact arithmetic; allow the last bits of the squared error.
+        guard e.isFinite, e <= error * (1 + 1e-6) else { return error }
+        block.update(from: trial, count: grid.blockBytes)
+        return e
     }
 
-    /// Step 2: one sweep over every sub-block's scale (and min), each moved within ±4 of its
+    /// Step 1: one sweep over every sub-block's scale (and min), each moved within ±4 of its
     /// value with the sub-block's values re-rounded.
     private func descendSubScales(_ sub: SubScales, _ block: UnsafeMutablePointer<UInt8>, _ x: UnsafePointer<Float>,
                                   _ w: UnsafePointer<Float>, _ error: Float) -> Float {
