@@ -26,6 +26,27 @@ enum CLI {
         return p
     }
 
+    private static let deriveLock = NSLock()
+
+    /// `models/derived/NAME-F32.gguf`, the shipped model dequantized by `quant quantize` (written
+    /// to a temporary name and renamed, so a test running beside this one never sees half a file).
+    /// Other suites derive the same file; a suite must not rely on one of them having run first.
+    static func derivedF32(_ name: String) throws -> String {
+        deriveLock.lock(); defer { deriveLock.unlock() }
+        let shipped = ["smollm2": "SmolLM2-135M-Instruct.Q4_1.gguf", "qwen25": "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+                       "gemma3": "gemma-3-270m-q4_k_m.gguf"]
+        let out = "\(models)/derived/\(name)-F32.gguf"
+        if FileManager.default.fileExists(atPath: out) { return out }
+        guard let file = shipped[name] else { throw Failure("no shipped model for \(name)") }
+        let src = try model(file)
+        try FileManager.default.createDirectory(atPath: "\(models)/derived", withIntermediateDirectories: true)
+        let r = try run(["quantize", "--quiet", "--allow-requantize", src, out, "F32"])
+        guard r.status == 0, FileManager.default.fileExists(atPath: out) else {
+            throw Failure("deriving \(out) failed: \(r.stderr)")
+        }
+        return out
+    }
+
     struct Failure: Error, CustomStringConvertible {
         var description: String
         init(_ d: String) { description = d }

@@ -4,13 +4,12 @@ import Testing
 /// `quant quantize --target-size`: the file fits, the plan replays, and an impossible target
 /// fails with the smallest reachable size named.
 struct TargetSizeCLITests {
-    static let f32 = "derived/smollm2-F32.gguf"
     static let quick = ["--candidate-types", "Q4_0,Q5_0,Q8_0,Q4_K,Q6_K"]
 
     @Test func fitsTargetAndReplaysPlan() throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let model = try CLI.model(Self.f32)
+        let model = try CLI.derivedF32("smollm2")
         let r = try CLI.run(["quantize", model, "\(dir)/a.gguf", "--target-size", "95MB", "--plan-out", "\(dir)/plan.txt",
                              "--quiet"] + Self.quick)
         #expect(r.status == 0, "\(r.stderr)")
@@ -29,14 +28,14 @@ struct TargetSizeCLITests {
     @Test func tooSmallTargetNamesTheMinimum() throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try CLI.run(["quantize", try CLI.model(Self.f32), "\(dir)/o.gguf", "--target-size", "10MiB", "--quiet"] + Self.quick)
+        let r = try CLI.run(["quantize", try CLI.derivedF32("smollm2"), "\(dir)/o.gguf", "--target-size", "10MiB", "--quiet"] + Self.quick)
         #expect(r.status != 0)
         #expect(r.stderr.contains("too small") && r.stderr.contains("smallest file"), "\(r.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
     }
 
     @Test func typeAndTargetTogetherIsRefused() throws {
-        let r = try CLI.run(["quantize", try CLI.model(Self.f32), "/tmp/never.gguf", "Q4_K_M", "--target-size", "90MB"])
+        let r = try CLI.run(["quantize", try CLI.derivedF32("smollm2"), "/tmp/never.gguf", "Q4_K_M", "--target-size", "90MB"])
         #expect(r.status != 0 && r.stderr.contains("not both"), "\(r.stderr)")
     }
 }

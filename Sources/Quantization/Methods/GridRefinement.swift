@@ -15,9 +15,10 @@ import QuantFormats
 ///    direction is chosen to keep the block's error sum nearest zero; the squared error stays.
 ///
 /// Every change is kept only if the block's error does not grow, so the result is never worse
-/// than the block it started from. (A least-squares refit of the f16 super-scales lowered the
-/// squared error further but raised the KL divergence on SmolLM2 IQ4_XS and Qwen2.5 Q4_0, and
-/// sub-scale moves on IQ4_XS likewise, so the codebook types keep the sweep's block.)
+/// than the block it started from. (A least-squares refit of the f16 super-scales, with the same
+/// sub-scale moves on IQ4_XS, lowered the squared error further but raised the KL divergence on
+/// SmolLM2 IQ4_XS and on Qwen2.5 IQ4_XS and Q4_0; so there is no refit, and the codebook types
+/// keep the sweep's block.)
 struct GridRefinement {
     let grid: BlockGrid
     let subScales: SubScales?
