@@ -7,8 +7,10 @@ import QuantFormats
 /// Candidates come from ggml's own quantizer, both without and with weights (its weighted path
 /// searches differently). For types with a `BlockGrid`, the better candidate's block scale is
 /// then swept over a range of factors with every value re-rounded to the scaled grid; the block
-/// decoding closest to the input wins. Lattice types (IQ1–IQ3…) only choose between ggml's
-/// candidates. Never worse than ggml's block on that error, by construction.
+/// decoding closest to the input wins. Affine grids (legacy types, k-quants) then go through
+/// `GridRefinement`: coordinate descent on the k-quants' sub-scales and balanced halfway
+/// roundings. Lattice types (IQ1–IQ3…) only choose between ggml's candidates. Never worse than
+/// ggml's block on that error, by construction.
 public enum ScaleSearch {
     /// Factors applied to the block's super-scales (d, dmin): a coarse sweep, then a finer
     /// step either side of the best.
