@@ -140,8 +140,14 @@ public struct SensitivityProbe {
         let positive = factors.values.filter { $0 > 0 }.sorted()
         let least = positive.isEmpty ? 1 : positive[0] * 0.5
         for (k, v) in factors where v <= 0 { factors[k] = least }
+        factors[Self.floorKey] = floor
         return factors
     }
+
+    /// The key under which ``measure(profiles:)`` also returns the measured KLD of the model
+    /// with every probed tensor at the base type (no tensor class has this name).
+    public static let floorKey = "(all at base type)"
+
 
     /// `profiles` with every error multiplied by its class's factor. With `trustedRangeOnly`,
     /// candidates coarser than the probe's types (fewer than 3 bits per weight) are dropped: the

@@ -24,7 +24,9 @@ struct TargetSizeOptions: ParsableArguments {
     var sensitivityChunks = 1
     @Option(name: [.customLong("verify-plans")], help: "With --sensitivity-text: measure this many candidate plans (the target and smaller budgets) with the engine and keep the best (0: trust the estimate; default 5).")
     var verifyPlans = 5
-    @Option(name: .long, help: "Measurements cache (JSON): reused when it matches the model and candidates, else written; sensitivity factors go to FILE.sensitivity.json.")
+    @Flag(name: [.customLong("activation-costs")], help: "With --sensitivity-text: also verify plans whose estimates include the cost of rounding each matrix's input to its type's 8-bit activation format (experimental).")
+    var activationCosts = false
+    @Option(name: .long, help: "Measurements cache (JSON): reused when it matches the model and candidates, else written; sensitivity factors go to FILE.factors.json.")
     var measurements: String?
 
     var isActive: Bool { targetSize != nil || targetBpw != nil || planIn != nil }
@@ -54,12 +56,14 @@ struct TargetSizeOptions: ParsableArguments {
             planner.progress = { i, n, name in reporter.update("measuring [\(i)/\(n)] \(name)") }
             let cached = measurements.flatMap { planner.loadMeasurements(path: $0) }
             var profiles = try cached ?? planner.measure()
+            // The cache holds the raw measurements: costs and factors below depend on the text.
+            if let measurements, cached == nil { try TargetSizePlanner.saveMeasurements(profiles, path: measurements) }
             var verifier: PlanVerifier?
             var profileSets: [[TensorProfile]] = []
             if let sensitivityText {
                 // Factors are cached next to the measurements (they depend on the model and text only).
-                let factorsPath = measurements.map { $0 + ".sensitivity.json" }
-                var factors = factorsPath.flatMap { FileManager.default.contents(atPath: $0) }
+                let factorsPath = measurements.map { $0 + ".factors.json" }
+                let factors = factorsPath.flatMap { FileManager.default.contents(atPath: $0) }
                     .flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) }
                 let lm = try LanguageModel(file: model)
                 let vocab = try TextTokens.vocabulary(of: lm)
@@ -70,24 +74,22 @@ struct TargetSizeOptions: ParsableArguments {
                 probe.progress = { reporter.update("sensitivity: \($0)") }
                 verifier = PlanVerifier(probe: probe)
                 verifier!.fractions = Array(verifier!.fractions.prefix(max(verifyPlans, 1)))
-                if factors == nil {
-                    factors = try probe.measure(profiles: profiles)
-                    reporter.finish()
-                    if let factorsPath { try OutputFile.write(JSONEncoder().encode(factors!), to: factorsPath) }
-                }
+                let weighed = try probe.weigh(profiles, target: target, cachedFactors: factors, activationCosts: activationCosts,
+                                              weighted: { planner.profiler.imatrix?.weights(for: $0) != nil })
+                reporter.finish()
+                if let factorsPath, weighed.factors != factors { try OutputFile.write(JSONEncoder().encode(weighed.factors), to: factorsPath) }
                 if !json {
                     print("sensitivity (KLD per unit of weighted error): "
-                          + factors!.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3g", $0.value))" }.joined(separator: ", "))
+                          + weighed.factors.filter { $0.key != SensitivityProbe.floorKey }.sorted { $0.key < $1.key }
+                            .map { "\($0.key) \(String(format: "%.3g", $0.value))" }.joined(separator: ", "))
+                    if let scale = weighed.activationScale {
+                        print(String(format: "all tensors Q8_0: KLD %.5f; activation-rounding costs scaled by %.3g to match it",
+                                     weighed.factors[SensitivityProbe.floorKey]!, scale))
+                    }
                 }
-                let all = SensitivityProbe.apply(factors!, to: profiles)
-                let trusted = SensitivityProbe.apply(factors!, to: profiles, trustedRangeOnly: true)
-                // Types below the probed range only when the target cannot be met without them;
-                // when it can, the verifier measures whether they pay off anyway.
-                let trustedFits = target.map { (try? planner.plan(target: $0, profiles: trusted)) != nil } ?? true
-                profiles = trustedFits ? trusted : all
-                profileSets = trustedFits ? [trusted, all] : [all]
+                profiles = weighed.sets[0]
+                profileSets = weighed.sets
             }
-            if let measurements, cached == nil { try TargetSizePlanner.saveMeasurements(profiles, path: measurements) }
             reporter.finish()
             measureSeconds = Date().timeIntervalSince(start)
             if let verifier, verifyPlans > 1 {

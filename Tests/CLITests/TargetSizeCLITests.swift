@@ -25,6 +25,30 @@ struct TargetSizeCLITests {
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/c.gguf"))
     }
 
+    /// The measurements cache holds the raw measurements: a second run that reads it (and the
+    /// cached sensitivity factors) chooses exactly what the first chose. (It once held the
+    /// factor-weighted errors, so a rerun applied the factors twice.)
+    @Test func cachedMeasurementsReplayTheSamePlan() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try CLI.derivedF32("smollm2")
+        let args = ["quantize", model, "\(dir)/o.gguf", "--target-size", "88MB", "--dry-run", "--measurements", "\(dir)/m.json",
+                    "--sensitivity-text", "\(CLI.models)/text/eng/history.txt", "--verify-plans", "1", "--candidate-types", "Q4_0,Q8_0,Q4_K,Q6_K"]
+        let first = try CLI.run(args)
+        #expect(first.status == 0, "\(first.stderr)")
+        let factors = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/m.json.factors.json"))) as! [String: Double]
+        #expect(factors.keys.contains { $0.hasPrefix("ffn_down.weight@") } && factors["(all at base type)"]! > 0)
+        let second = try CLI.run(args)
+        #expect(second.status == 0, "\(second.stderr)")
+        func summary(_ out: Data) -> [String] {
+            String(decoding: out, as: UTF8.self).split(separator: "\n").map(String.init)
+                .filter { $0.hasPrefix("blk.") || $0.hasPrefix("file size") }
+                .map { $0.replacingOccurrences(of: #", measured in [0-9.]+ s"#, with: "", options: .regularExpression) }
+        }
+        #expect(summary(first.stdout).count > 100)
+        #expect(summary(first.stdout) == summary(second.stdout))
+    }
+
     @Test func tooSmallTargetNamesTheMinimum() throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }

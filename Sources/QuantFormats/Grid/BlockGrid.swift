@@ -34,6 +34,18 @@ public struct BlockGrid: Sendable {
     /// Writes integers into the block, leaving its scales as they are.
     public let pack: Pack
 
+    /// Super-scale `k` of `block` (`superScaleOffsets[k]`: d, then dmin), read from its F16.
+    public func superScale(_ block: UnsafePointer<UInt8>, _ k: Int) -> Float {
+        KQuantHelpers.loadF16(block + superScaleOffsets[k])
+    }
+
+    /// Stores `value`, rounded to the nearest F16, as super-scale `k` of `block`.
+    public func setSuperScale(_ value: Float, _ block: UnsafeMutablePointer<UInt8>, _ k: Int) {
+        let bits = Float16(value).bitPattern, off = superScaleOffsets[k]
+        block[off] = UInt8(truncatingIfNeeded: bits)
+        block[off + 1] = UInt8(truncatingIfNeeded: bits >> 8)
+    }
+
     /// g(q) as a Float.
     @inlinable @inline(__always) public func level(_ q: Int) -> Float {
         if let table { return table[q] }

@@ -67,10 +67,6 @@ struct GridRefinement {
         return e
     }
 
-    private func loadF16(_ p: UnsafePointer<UInt8>, _ off: Int) -> Float {
-        Float(Float16(bitPattern: UInt16(p[off]) | UInt16(p[off + 1]) << 8))
-    }
-
     /// `trial` with every value re-rounded under its own scales: kept in `block` (with `q`,
     /// `a`, `b`) when its error is below `best`. Returns the new best error.
     private func keepIfBetter(_ block: UnsafeMutablePointer<UInt8>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ best: Float) -> Float {
@@ -151,8 +147,7 @@ struct GridRefinement {
     private func descendSubScales(_ sub: SubScales, _ block: UnsafeMutablePointer<UInt8>, _ x: UnsafePointer<Float>,
                                   _ w: UnsafePointer<Float>, _ error: Float) -> Float {
         saved.update(from: block, count: grid.blockBytes)
-        let offs = grid.superScaleOffsets
-        let d = loadF16(block, offs[0]), dmin = offs.count > 1 ? loadF16(block, offs[1]) : 0
+        let d = grid.superScale(block, 0), dmin = grid.superScaleOffsets.count > 1 ? grid.superScale(block, 1) : 0
         grid.scales(block, a, b)
         sub.read(block, ints)
         for s in 0 ..< sub.count {

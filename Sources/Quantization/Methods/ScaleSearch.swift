@@ -69,11 +69,8 @@ public enum ScaleSearch {
                         // The scaled grid's error, values re-rounded; kept when it is the best.
                         func tryFactor(_ f: Float) -> Float {
                             scaled.update(from: cand, count: blockBytes)
-                            for off in grid.superScaleOffsets {
-                                let d = Float(Float16(bitPattern: UInt16(scaled[off]) | UInt16(scaled[off + 1]) << 8))
-                                let bits = Float16(d * f).bitPattern
-                                scaled[off] = UInt8(truncatingIfNeeded: bits)
-                                scaled[off + 1] = UInt8(truncatingIfNeeded: bits >> 8)
+                            for k in grid.superScaleOffsets.indices {
+                                grid.setSuperScale(grid.superScale(scaled, k) * f, scaled, k)
                             }
                             grid.scales(scaled, a, b)
                             var e: Float = 0
