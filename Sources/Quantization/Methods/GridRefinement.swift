@@ -97,6 +97,48 @@ struct GridRefinement {
         return balanceTies(block, x, w, best)
     }
 
+    /// Step 1: one sweep over every sub-block's scale (and min), each moved within ±4 of its
+    /// value with the sub-block's values re-rounded.
+    private func descendSubScales(_ sub: SubScales, _ block: UnsafeMutablePointer<UInt8>, _ x: UnsafePointer<Float>,
+                                  _ w: UnsafePointer<Float>, _ error: Float) -> Float {
+        saved.update(from: block, count: grid.blockBytes)
+        let d = grid.superScale(block, 0), dmin = grid.superScaleOffsets.count > 1 ? grid.superScale(block, 1) : 0
+        grid.scales(block, a, b)
+        sub.read(block, ints)
+        for s in 0 ..< sub.count {
+            let lo = s * sub.size, hi = lo + sub.size
+            var subError = round(x, w, a, b, q, lo, hi)
+            for f in 0 ..< sub.fields {
+                let k = s * sub.fields + f
+                let start = ints[k]
+                var bestValue = start
+                for move in Self.subScaleMoves {
+                    let v = start + move
+                    guard sub.range.contains(v) else { continue }
+                    let sc = f == 0 ? v : ints[k - 1], m = f == 0 ? (sub.fields > 1 ? ints[k + 1] : 0) : v
+                    let (na, nb) = sub.decoded(scale: sc, min: m, d: d, dmin: dmin)
+                    for i in lo ..< hi { a2[i] = na; b2[i] = nb }
+                    let e = round(x, w, a2, b2, q2, lo, hi)
+                    if e < subError {
+                        subError = e
+                        bestValue = v
+                        for i in lo ..< hi { q[i] = q2[i]; a[i] = na; b[i] = nb }
+                    }
+                }
+                ints[k] = bestValue
+            }
+        }
+        sub.write(ints, block)
+        grid.pack(q, block)
+        // Sums per sub-block can differ from the block's in the last bits: keep the result only
+        // if the whole block, measured as everywhere else, is better.
+        grid.scales(block, a2, b2)
+        let e = round(x, w, a2, b2, q2, 0, n)
+        if e < error { return e }
+        block.update(from: saved, count: grid.blockBytes)
+        return error
+    }
+
     /// Step 2: ties rounded so that the block's error sum stays nearest zero.
     private func balanceTies(_ block: UnsafeMutablePointer<UInt8>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ error: Float) -> Float {
         grid.scales(block, a, b)
@@ -140,47 +182,5 @@ struct GridRefinement {
         guard e.isFinite, e <= error * (1 + 1e-6) else { return error }
         block.update(from: trial, count: grid.blockBytes)
         return e
-    }
-
-    /// Step 1: one sweep over every sub-block's scale (and min), each moved within ±4 of its
-    /// value with the sub-block's values re-rounded.
-    private func descendSubScales(_ sub: SubScales, _ block: UnsafeMutablePointer<UInt8>, _ x: UnsafePointer<Float>,
-                                  _ w: UnsafePointer<Float>, _ error: Float) -> Float {
-        saved.update(from: block, count: grid.blockBytes)
-        let d = grid.superScale(block, 0), dmin = grid.superScaleOffsets.count > 1 ? grid.superScale(block, 1) : 0
-        grid.scales(block, a, b)
-        sub.read(block, ints)
-        for s in 0 ..< sub.count {
-            let lo = s * sub.size, hi = lo + sub.size
-            var subError = round(x, w, a, b, q, lo, hi)
-            for f in 0 ..< sub.fields {
-                let k = s * sub.fields + f
-                let start = ints[k]
-                var bestValue = start
-                for move in Self.subScaleMoves {
-                    let v = start + move
-                    guard sub.range.contains(v) else { continue }
-                    let sc = f == 0 ? v : ints[k - 1], m = f == 0 ? (sub.fields > 1 ? ints[k + 1] : 0) : v
-                    let (na, nb) = sub.decoded(scale: sc, min: m, d: d, dmin: dmin)
-                    for i in lo ..< hi { a2[i] = na; b2[i] = nb }
-                    let e = round(x, w, a2, b2, q2, lo, hi)
-                    if e < subError {
-                        subError = e
-                        bestValue = v
-                        for i in lo ..< hi { q[i] = q2[i]; a[i] = na; b[i] = nb }
-                    }
-                }
-                ints[k] = bestValue
-            }
-        }
-        sub.write(ints, block)
-        grid.pack(q, block)
-        // Sums per sub-block can differ from the block's in the last bits: keep the result only
-        // if the whole block, measured as everywhere else, is better.
-        grid.scales(block, a2, b2)
-        let e = round(x, w, a2, b2, q2, 0, n)
-        if e < error { return e }
-        block.update(from: saved, count: grid.blockBytes)
-        return error
     }
 }
