@@ -67,6 +67,20 @@ struct GridRefinement {
         return e
     }
 
+    /// `round` with one pair of scales for every value of `lo..<hi` (a sub-block).
+    @inline(__always)
+    func round(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, a: Float, b: Float,
+               _ out: UnsafeMutablePointer<UInt8>, _ lo: Int, _ hi: Int) -> Float {
+        var e: Float = 0
+        for i in lo ..< hi {
+            let qi = grid.nearest(x[i], a: a, b: b)
+            out[i] = UInt8(qi)
+            let d = grid.value(qi, a: a, b: b) - x[i]
+            e += w[i] * d * d
+        }
+        return e
+    }
+
     /// `trial` with every value re-rounded under its own scales: kept in `block` (with `q`,
     /// `a`, `b`) when its error is below `best`. Returns the new best error.
     private func keepIfBetter(_ block: UnsafeMutablePointer<UInt8>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ best: Float) -> Float {
@@ -117,8 +131,7 @@ struct GridRefinement {
                     guard sub.range.contains(v) else { continue }
                     let sc = f == 0 ? v : ints[k - 1], m = f == 0 ? (sub.fields > 1 ? ints[k + 1] : 0) : v
                     let (na, nb) = sub.decoded(scale: sc, min: m, d: d, dmin: dmin)
-                    for i in lo ..< hi { a2[i] = na; b2[i] = nb }
-                    let e = round(x, w, a2, b2, q2, lo, hi)
+                    let e = round(x, w, a: na, b: nb, q2, lo, hi)
                     if e < subError {
                         subError = e
                         bestValue = v
