@@ -18,10 +18,12 @@ import Quantization
 /// own dequantized weights; moving only the Q4_K tensors to Q4_1, which holds the same values
 /// exactly but takes Q8_1 input, measures 0.0040.
 ///
-/// So the size allocator, in the near-lossless range where the weights' error vanishes, needs
-/// this cost too: `E‖W δx‖² = Σ_j ‖W[:, j]‖² · E[δx_j²]`, in the same units as the weights'
+/// In the near-lossless range, where the weights' error vanishes, this is the cost that is
+/// left: `E‖W δx‖² = Σ_j ‖W[:, j]‖² · E[δx_j²]`, in the same units as the weights'
 /// importance-weighted error (`Σ_j E[x_j²] ‖δW[:, j]‖²`). `E[δx_j²]` is measured per input
 /// column by rounding the activations the engine actually sees (``ActivationRoundingCollector``).
+/// The size allocator adds it on request (`quant quantize --activation-costs`, see
+/// ``SensitivityProbe/weigh(_:target:cachedFactors:activationCosts:weighted:)`` for why not by default).
 public struct ActivationRounding: Sendable, Codable {
     /// Mean squared rounding error per input column, by activation format name (Q8_0, Q8_1, Q8_K, F16…).
     public var meanSquaredError: [String: [Double]]

@@ -148,7 +148,6 @@ public struct SensitivityProbe {
     /// with every probed tensor at the base type (no tensor class has this name).
     public static let floorKey = "(all at base type)"
 
-
     /// `profiles` with every error multiplied by its class's factor. With `trustedRangeOnly`,
     /// candidates coarser than the probe's types (fewer than 3 bits per weight) are dropped: the
     /// linear model was calibrated at the probe's error level and badly underestimates the damage
