@@ -108,6 +108,56 @@ struct MethodsTests {
         #expect(totalSearch < 0.995 * totalGGML, "\(type.name): search \(totalSearch) vs ggml \(totalGGML)")
     }
 
+    /// With an importance matrix, the search is never worse than ggml's imatrix path on the
+    /// objective ggml's quantizer itself weighs the values by: qw · sqrt(σ² + x²), σ² from the
+    /// row (legacy types, factor 1) or the block (Q2_K: 1; Q3_K–Q5_K, IQ4: 2), as written in
+    /// ggml-quants.c's `quantize_row_*_impl`.
+    @Test(arguments: [GGMLType.q4_0, .q5_1, .q2_K, .q4_K, .iq4_nl, .iq4_xs])
+    func weightedSearchIsNeverWorseThanGGML(type: GGMLType) throws {
+        let input = try GGUFFile(path: "\(PureQuantizeGoldenTests.golden)/inputs.gguf")
+        let codec = try #require(QuantCodec.codec(type))
+        let search = try ScaleSearch.codec(type)
+        let (perRow, factor): (Bool, Float) = [.q4_0: (true, 1), .q5_1: (true, 1), .q2_K: (false, 1)][type] ?? (false, 2)
+        let block = BlockGrid.grid(for: type)!.blockSize
+        var totalGGML = 0.0, totalSearch = 0.0
+        for t in input.tensors where t.name.hasPrefix("real_") || t.name.hasPrefix("gauss") {
+            let n = t.rowLength
+            guard n % 256 == 0 else { continue }
+            let x = Array(input.data(of: t).bindMemory(to: Float.self))
+            let imp: [Float] = (0 ..< n).map { j in
+                let spike: Double = j % 61 == 0 ? 40 : 0
+                return Float(0.05 + Double((j * 7919) % 97) / 10 + spike)
+            }
+            let rb = type.rowSize(n)
+            for r in 0 ..< t.rowCount {
+                var a = [UInt8](repeating: 0, count: rb), b = a
+                var da = [Float](repeating: 0, count: n), db = da
+                x.withUnsafeBufferPointer { xp in
+                    codec.quantize(xp.baseAddress! + r * n, &a, n, imp)
+                    search.quantize(xp.baseAddress! + r * n, &b, n, imp)
+                }
+                codec.dequantize(a, &da, n)
+                search.dequantize(b, &db, n)
+                let row = x[r * n ..< (r + 1) * n].map { $0 }
+                let rowSigma2 = factor * row.reduce(0) { $0 + $1 * $1 } / Float(n)
+                for s in stride(from: 0, to: n, by: block) {
+                    let sigma2 = perRow ? rowSigma2 : factor * row[s ..< s + block].reduce(0) { $0 + $1 * $1 } / Float(block)
+                    var ea = 0.0, eb = 0.0
+                    for i in s ..< s + block {
+                        let w = Double(imp[i] * (sigma2 + row[i] * row[i]).squareRoot())
+                        ea += w * Double(da[i] - row[i]) * Double(da[i] - row[i])
+                        eb += w * Double(db[i] - row[i]) * Double(db[i] - row[i])
+                    }
+                    #expect(eb <= ea * (1 + 1e-4), "\(type.name) \(t.name) row \(r) block \(s / block): search \(eb) > ggml \(ea)")
+                    totalGGML += ea
+                    totalSearch += eb
+                }
+            }
+        }
+        print("weighted search \(type.name): \(totalSearch / totalGGML)× ggml's imatrix path")
+        #expect(totalGGML > 0 && totalSearch < 0.998 * totalGGML, "\(type.name): search \(totalSearch) vs ggml \(totalGGML)")
+    }
+
     /// Weights already on Q5_0's grid, quantized to Q4_0 at twice its scale: every odd level is
     /// a tie. ggml rounds them all one way (a bias on every block's sum); the search's
     /// refinement keeps the squared error and balances the ties, so each block's error sum

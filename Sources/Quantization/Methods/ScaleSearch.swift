@@ -11,7 +11,24 @@ import QuantFormats
 /// `GridRefinement`: coordinate descent on the k-quants' sub-scales and balanced halfway
 /// roundings. Lattice types (IQ1–IQ3…) only choose between ggml's candidates. Never worse than
 /// ggml's block on that error, by construction.
+///
+/// With an importance matrix the error is weighted as ggml's own quantizer of the type weighs
+/// it (``importanceWeighting(_:)``): the imatrix value times `sqrt(σ² + x²)`. Weighting by the
+/// imatrix alone gave Qwen2.5-0.5B Q4_0 files 5.6 % *above* llama-quantize's with the same
+/// imatrix (KLD 0.1190 vs 0.1127).
 public enum ScaleSearch {
+    /// How ggml's quantizer of a type turns an imatrix value `qw` into a value's weight:
+    /// `qw · sqrt(σ² + x²)` with `σ² = factor · mean(x²)` over the whole row (`perRow`) or the
+    /// block being searched; `nil`: `qw` alone (Q6_K, Q8_0 and the types without a grid).
+    static func importanceWeighting(_ type: GGMLType) -> (perRow: Bool, factor: Float)? {
+        switch type {
+        case .q4_0, .q4_1, .q5_0, .q5_1: (true, 1)
+        case .q2_K: (false, 1)
+        case .q3_K, .q4_K, .q5_K, .iq4_nl, .iq4_xs: (false, 2)
+        default: nil
+        }
+    }
+
     /// Factors applied to the block's super-scales (d, dmin): a coarse sweep, then a finer
     /// step either side of the best.
     static let coarseFactors: [Float] = (0 ..< 15).map { 0.86 + 0.02 * Float($0) }
@@ -37,15 +54,42 @@ public enum ScaleSearch {
         let block = grid?.blockSize ?? type.blockSize
         let blockBytes = type.rowSize(block)
         let requires = base.requiresImportance
+        // ggml's candidates (without and with weights), each quantized as one whole row: some of
+        // ggml's quantizers take statistics over the row (legacy types with an imatrix: σ²).
+        let rowBytes = type.rowSize(n)
+        let paths: [UnsafePointer<Float>?] = requires ? [importance] : [nil, importance]
+        let ggmlRows = UnsafeMutablePointer<UInt8>.allocate(capacity: paths.count * rowBytes)
+        let onesRow = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        defer { ggmlRows.deallocate(); onesRow.deallocate() }
+        onesRow.initialize(repeating: 1, count: n)
+        for (k, path) in paths.enumerated() {
+            base.quantize(src, ggmlRows + k * rowBytes, n, k == 0 && !requires ? nil : (path ?? UnsafePointer(onesRow)))
+        }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 5 * block) { fb in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 3 * blockBytes + block) { bb in
                 let ones = fb.baseAddress!, deq = ones + block, a = deq + block, b = a + block, wv = b + block
                 let cand = bb.baseAddress!, scaled = cand + blockBytes, best = scaled + blockBytes, q = best + blockBytes
                 ones.initialize(repeating: 1, count: block)
+                let weighting = importance == nil ? nil : importanceWeighting(type)
+                var rowSigma2: Float = 0
+                if let weighting, weighting.perRow {
+                    for j in 0 ..< n { rowSigma2 += src[j] * src[j] }
+                    rowSigma2 *= weighting.factor / Float(n)
+                }
                 for start in stride(from: 0, to: n, by: block) {
                     let x = src + start
                     let weights: UnsafePointer<Float> = importance.map { $0 + start } ?? UnsafePointer(ones)
-                    for i in 0 ..< block { wv[i] = weights[i] }
+                    if let weighting {
+                        var sigma2 = rowSigma2
+                        if !weighting.perRow {
+                            sigma2 = 0
+                            for i in 0 ..< block { sigma2 += x[i] * x[i] }
+                            sigma2 *= weighting.factor / Float(block)
+                        }
+                        for i in 0 ..< block { wv[i] = weights[i] * (sigma2 + x[i] * x[i]).squareRoot() }
+                    } else {
+                        for i in 0 ..< block { wv[i] = weights[i] }
+                    }
                     var bestError = Float.infinity
                     func consider(_ bytes: UnsafeMutablePointer<UInt8>) {
                         base.dequantize(bytes, deq, block)
@@ -56,11 +100,9 @@ public enum ScaleSearch {
                             best.update(from: bytes, count: blockBytes)
                         }
                     }
-                    let paths: [UnsafePointer<Float>?] = requires ? [weights] : [nil, weights]
-                    // ggml's candidates (without and with weights); the scale sweep then
-                    // starts from the better of them.
-                    for path in paths {
-                        base.quantize(x, scaled, block, path)
+                    // ggml's candidates; the scale sweep then starts from the better of them.
+                    for k in paths.indices {
+                        scaled.update(from: ggmlRows + k * rowBytes + start / block * blockBytes, count: blockBytes)
                         let before = bestError
                         consider(scaled)
                         if bestError < before { cand.update(from: scaled, count: blockBytes) }
