@@ -72,40 +72,52 @@ struct MethodsTests {
         #expect(worst < 1e-3, "n=\(n): max |H·H⁻¹ − I| = \(worst)")
     }
 
-    @Test(arguments: BlockGrid.supportedTypes + [.iq3_s, .iq2_s])
-    func searchIsNeverWorseThanGGML(type: GGMLType) throws {
+    /// ggml's and the search's encodings of every row of the golden inputs (`real_*`, `gauss*`;
+    /// with `importance`, rows of a length it fits), compared block by block on the error
+    /// weighted by `weights(row, blockStart)` (one per value of the block): the search's must
+    /// never be worse. Returns both totals.
+    static func compareWithGGML(_ type: GGMLType, importance: ((Int) -> [Float])?,
+                                weights: ([Float], Int) -> [Double]) throws -> (ggml: Double, search: Double) {
         let input = try GGUFFile(path: "\(PureQuantizeGoldenTests.golden)/inputs.gguf")
         let codec = try #require(QuantCodec.codec(type))
         let search = try ScaleSearch.codec(type)
+        let block = BlockGrid.grid(for: type)?.blockSize ?? type.blockSize
         var totalGGML = 0.0, totalSearch = 0.0
         for t in input.tensors where t.name.hasPrefix("real_") || t.name.hasPrefix("gauss") {
             let n = t.rowLength
+            guard importance == nil || n % 256 == 0 else { continue }
             let x = Array(input.data(of: t).bindMemory(to: Float.self))
-            let rb = type.rowSize(n)
+            let imp = importance?(n)
             for r in 0 ..< t.rowCount {
-                var a = [UInt8](repeating: 0, count: rb), b = a
+                let row = Array(x[r * n ..< (r + 1) * n])
+                var a = [UInt8](repeating: 0, count: type.rowSize(n)), b = a
                 var da = [Float](repeating: 0, count: n), db = da
-                x.withUnsafeBufferPointer { xp in
-                    codec.quantize(xp.baseAddress! + r * n, &a, n, nil)
-                    search.quantize(xp.baseAddress! + r * n, &b, n, nil)
-                }
+                codec.quantize(row, &a, n, imp)
+                search.quantize(row, &b, n, imp)
                 codec.dequantize(a, &da, n)
                 search.dequantize(b, &db, n)
-                let block = BlockGrid.grid(for: type)?.blockSize ?? type.blockSize
                 for s in stride(from: 0, to: n, by: block) {
+                    let w = weights(row, s)
                     var ea = 0.0, eb = 0.0
                     for i in s ..< s + block {
-                        ea += Double(da[i] - x[r * n + i]) * Double(da[i] - x[r * n + i])
-                        eb += Double(db[i] - x[r * n + i]) * Double(db[i] - x[r * n + i])
+                        ea += w[i - s] * Double(da[i] - row[i]) * Double(da[i] - row[i])
+                        eb += w[i - s] * Double(db[i] - row[i]) * Double(db[i] - row[i])
                     }
-                    #expect(eb <= ea * (1 + 1e-5), "\(type.name) \(t.name) row \(r) block \(s / block): search \(eb) > ggml \(ea)")
+                    #expect(eb <= ea * (1 + 1e-4), "\(type.name) \(t.name) row \(r) block \(s / block): search \(eb) > ggml \(ea)")
                     totalGGML += ea
                     totalSearch += eb
                 }
             }
         }
-        print("search \(type.name): squared error \(totalSearch / totalGGML)× ggml's")
-        #expect(totalSearch < 0.995 * totalGGML, "\(type.name): search \(totalSearch) vs ggml \(totalGGML)")
+        return (totalGGML, totalSearch)
+    }
+
+    @Test(arguments: BlockGrid.supportedTypes + [.iq3_s, .iq2_s])
+    func searchIsNeverWorseThanGGML(type: GGMLType) throws {
+        let block = BlockGrid.grid(for: type)?.blockSize ?? type.blockSize
+        let (ggml, search) = try Self.compareWithGGML(type, importance: nil) { _, _ in Array(repeating: 1, count: block) }
+        print("search \(type.name): squared error \(search / ggml)× ggml's")
+        #expect(search < 0.995 * ggml, "\(type.name): search \(search) vs ggml \(ggml)")
     }
 
     /// With an importance matrix, the search is never worse than ggml's imatrix path on the
@@ -114,48 +126,22 @@ struct MethodsTests {
     /// ggml-quants.c's `quantize_row_*_impl`.
     @Test(arguments: [GGMLType.q4_0, .q5_1, .q2_K, .q4_K, .iq4_nl, .iq4_xs])
     func weightedSearchIsNeverWorseThanGGML(type: GGMLType) throws {
-        let input = try GGUFFile(path: "\(PureQuantizeGoldenTests.golden)/inputs.gguf")
-        let codec = try #require(QuantCodec.codec(type))
-        let search = try ScaleSearch.codec(type)
         let (perRow, factor): (Bool, Float) = [.q4_0: (true, 1), .q5_1: (true, 1), .q2_K: (false, 1)][type] ?? (false, 2)
         let block = BlockGrid.grid(for: type)!.blockSize
-        var totalGGML = 0.0, totalSearch = 0.0
-        for t in input.tensors where t.name.hasPrefix("real_") || t.name.hasPrefix("gauss") {
-            let n = t.rowLength
-            guard n % 256 == 0 else { continue }
-            let x = Array(input.data(of: t).bindMemory(to: Float.self))
-            let imp: [Float] = (0 ..< n).map { j in
+        func importance(_ n: Int) -> [Float] {
+            (0 ..< n).map { j in
                 let spike: Double = j % 61 == 0 ? 40 : 0
                 return Float(0.05 + Double((j * 7919) % 97) / 10 + spike)
             }
-            let rb = type.rowSize(n)
-            for r in 0 ..< t.rowCount {
-                var a = [UInt8](repeating: 0, count: rb), b = a
-                var da = [Float](repeating: 0, count: n), db = da
-                x.withUnsafeBufferPointer { xp in
-                    codec.quantize(xp.baseAddress! + r * n, &a, n, imp)
-                    search.quantize(xp.baseAddress! + r * n, &b, n, imp)
-                }
-                codec.dequantize(a, &da, n)
-                search.dequantize(b, &db, n)
-                let row = x[r * n ..< (r + 1) * n].map { $0 }
-                let rowSigma2 = factor * row.reduce(0) { $0 + $1 * $1 } / Float(n)
-                for s in stride(from: 0, to: n, by: block) {
-                    let sigma2 = perRow ? rowSigma2 : factor * row[s ..< s + block].reduce(0) { $0 + $1 * $1 } / Float(block)
-                    var ea = 0.0, eb = 0.0
-                    for i in s ..< s + block {
-                        let w = Double(imp[i] * (sigma2 + row[i] * row[i]).squareRoot())
-                        ea += w * Double(da[i] - row[i]) * Double(da[i] - row[i])
-                        eb += w * Double(db[i] - row[i]) * Double(db[i] - row[i])
-                    }
-                    #expect(eb <= ea * (1 + 1e-4), "\(type.name) \(t.name) row \(r) block \(s / block): search \(eb) > ggml \(ea)")
-                    totalGGML += ea
-                    totalSearch += eb
-                }
-            }
         }
-        print("weighted search \(type.name): \(totalSearch / totalGGML)× ggml's imatrix path")
-        #expect(totalGGML > 0 && totalSearch < 0.998 * totalGGML, "\(type.name): search \(totalSearch) vs ggml \(totalGGML)")
+        let (ggml, search) = try Self.compareWithGGML(type, importance: importance) { row, s in
+            let part = perRow ? row[...] : row[s ..< s + block]
+            let sigma2 = factor * part.reduce(0) { $0 + $1 * $1 } / Float(part.count)
+            let imp = importance(row.count)
+            return (s ..< s + block).map { i in Double(imp[i] * (sigma2 + row[i] * row[i]).squareRoot()) }
+        }
+        print("weighted search \(type.name): \(search / ggml)× ggml's imatrix path")
+        #expect(ggml > 0 && search < 0.998 * ggml, "\(type.name): search \(search) vs ggml \(ggml)")
     }
 
     /// Weights already on Q5_0's grid, quantized to Q4_0 at twice its scale: every odd level is
