@@ -120,13 +120,13 @@ struct MethodsTests {
         #expect(search < 0.995 * ggml, "\(type.name): search \(search) vs ggml \(ggml)")
     }
 
-    /// With an importance matrix, the search is never worse than ggml's imatrix path on the
-    /// objective ggml's quantizer itself weighs the values by: qw · sqrt(σ² + x²), σ² from the
-    /// row (legacy types, factor 1) or the block (Q2_K: 1; Q3_K–Q5_K, IQ4: 2), as written in
-    /// ggml-quants.c's `quantize_row_*_impl`.
+    /// With an importance matrix, the search is never worse than ggml's imatrix path on its
+    /// objective: for the legacy types the one ggml's quantizer weighs the values by,
+    /// qw · sqrt(σ² + x²) with σ² the row's mean x² (ggml-quants.c, `quantize_row_q4_0_impl`…);
+    /// for the others the imatrix value alone.
     @Test(arguments: [GGMLType.q4_0, .q5_1, .q2_K, .q4_K, .iq4_nl, .iq4_xs])
     func weightedSearchIsNeverWorseThanGGML(type: GGMLType) throws {
-        let (perRow, factor): (Bool, Float) = [.q4_0: (true, 1), .q5_1: (true, 1), .q2_K: (false, 1)][type] ?? (false, 2)
+        let legacy = [.q4_0, .q4_1, .q5_0, .q5_1].contains(type)
         let block = BlockGrid.grid(for: type)!.blockSize
         func importance(_ n: Int) -> [Float] {
             (0 ..< n).map { j in
@@ -135,10 +135,9 @@ struct MethodsTests {
             }
         }
         let (ggml, search) = try Self.compareWithGGML(type, importance: importance) { row, s in
-            let part = perRow ? row[...] : row[s ..< s + block]
-            let sigma2 = factor * part.reduce(0) { $0 + $1 * $1 } / Float(part.count)
+            let sigma2 = row.reduce(0) { $0 + $1 * $1 } / Float(row.count)
             let imp = importance(row.count)
-            return (s ..< s + block).map { i in Double(imp[i] * (sigma2 + row[i] * row[i]).squareRoot()) }
+            return (s ..< s + block).map { i in Double(legacy ? imp[i] * (sigma2 + row[i] * row[i]).squareRoot() : imp[i]) }
         }
         print("weighted search \(type.name): \(search / ggml)× ggml's imatrix path")
         #expect(ggml > 0 && search < 0.998 * ggml, "\(type.name): search \(search) vs ggml \(ggml)")

@@ -12,21 +12,17 @@ import QuantFormats
 /// roundings. Lattice types (IQ1–IQ3…) only choose between ggml's candidates. Never worse than
 /// ggml's block on that error, by construction.
 ///
-/// With an importance matrix the error is weighted as ggml's own quantizer of the type weighs
-/// it (``importanceWeighting(_:)``): the imatrix value times `sqrt(σ² + x²)`. Weighting by the
-/// imatrix alone gave Qwen2.5-0.5B Q4_0 files 5.6 % *above* llama-quantize's with the same
-/// imatrix (KLD 0.1190 vs 0.1127).
+/// With an importance matrix, the legacy types weigh the error as ggml's own quantizer does
+/// (``importanceWeighting(_:)``: the imatrix value times `sqrt(σ² + x²)`); the other types by
+/// the imatrix value alone. Measured on Qwen2.5-0.5B with llama-imatrix's matrix (KLD against
+/// F32, llama-perplexity, 16 chunks), against llama-quantize with the same matrix:
+/// - Q4_0: imatrix alone 1.056× llama's KLD (0.1190 vs 0.1127), ggml's weighting 0.955× (0.1076);
+/// - IQ4_XS: imatrix alone 1.001× (0.05079 vs 0.05073), ggml's weighting 1.048× (0.05315).
 public enum ScaleSearch {
-    /// How ggml's quantizer of a type turns an imatrix value `qw` into a value's weight:
-    /// `qw · sqrt(σ² + x²)` with `σ² = factor · mean(x²)` over the whole row (`perRow`) or the
-    /// block being searched; `nil`: `qw` alone (Q6_K, Q8_0 and the types without a grid).
-    static func importanceWeighting(_ type: GGMLType) -> (perRow: Bool, factor: Float)? {
-        switch type {
-        case .q4_0, .q4_1, .q5_0, .q5_1: (true, 1)
-        case .q2_K: (false, 1)
-        case .q3_K, .q4_K, .q5_K, .iq4_nl, .iq4_xs: (false, 2)
-        default: nil
-        }
+    /// Whether an imatrix value `qw` weighs a value as ggml's legacy quantizers do,
+    /// `qw · sqrt(σ² + x²)` with `σ² = mean(x²)` over the whole row (else: `qw` alone).
+    static func importanceWeighting(_ type: GGMLType) -> Bool {
+        [.q4_0, .q4_1, .q5_0, .q5_1].contains(type)
     }
 
     /// Factors applied to the block's super-scales (d, dmin): a coarse sweep, then a finer
@@ -70,22 +66,16 @@ public enum ScaleSearch {
                 let ones = fb.baseAddress!, deq = ones + block, a = deq + block, b = a + block, wv = b + block
                 let cand = bb.baseAddress!, scaled = cand + blockBytes, best = scaled + blockBytes, q = best + blockBytes
                 ones.initialize(repeating: 1, count: block)
-                let weighting = importance == nil ? nil : importanceWeighting(type)
-                var rowSigma2: Float = 0
-                if let weighting, weighting.perRow {
-                    for j in 0 ..< n { rowSigma2 += src[j] * src[j] }
-                    rowSigma2 *= weighting.factor / Float(n)
+                let weighting = importance != nil && importanceWeighting(type)
+                var sigma2: Float = 0
+                if weighting {
+                    for j in 0 ..< n { sigma2 += src[j] * src[j] }
+                    sigma2 /= Float(n)
                 }
                 for start in stride(from: 0, to: n, by: block) {
                     let x = src + start
                     let weights: UnsafePointer<Float> = importance.map { $0 + start } ?? UnsafePointer(ones)
-                    if let weighting {
-                        var sigma2 = rowSigma2
-                        if !weighting.perRow {
-                            sigma2 = 0
-                            for i in 0 ..< block { sigma2 += x[i] * x[i] }
-                            sigma2 *= weighting.factor / Float(block)
-                        }
+                    if weighting {
                         for i in 0 ..< block { wv[i] = weights[i] * (sigma2 + x[i] * x[i]).squareRoot() }
                     } else {
                         for i in 0 ..< block { wv[i] = weights[i] }
