@@ -206,7 +206,7 @@ extension SensitivityProbe {
     /// Runs the input model on the probe's text and measures, for every matrix, what rounding
     /// its input to each activation format costs (``ActivationRounding``).
     public func activationRounding() throws -> [String: ActivationRounding] {
-        var session = try Session(model: try LanguageModel(file: planner.model), contextLength: context, threads: threads)
+        let session = try Session(model: try LanguageModel(file: planner.model), contextLength: context, threads: threads)
         let collector = ActivationRoundingCollector()
         session.activationObserver = collector
         progress?("activation rounding")
