@@ -15,8 +15,6 @@ ROOT=$(pwd)
 MODELS=${QUANTKIT_MODELS:-$ROOT/models}
 WORK=${EXPORT_WORK:-${TMPDIR:-/tmp}/quantkit-gptqmodel}
 VENV=${GPTQMODEL_VENV:-$WORK/venv}
-TOOL=$ROOT/../shared/tools/make_hf_checkpoint.py
-[ -f "$TOOL" ] || TOOL=/work/shared/tools/make_hf_checkpoint.py
 mkdir -p "$WORK"
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import torch, transformers, optimum, gptqmodel" 2>/dev/null; then
   python3 -m venv "$VENV"
@@ -28,12 +26,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import torch, transfo
   "${PIP[@]}" -r "$WORK/requirements-no-torch.txt"
   "${PIP[@]}" --no-deps "$WORK/sdist/gptqmodel-7.7.0.tar.gz"
 fi
-export PATH=/opt/swift/usr/bin:$PATH
-swift build -c release --product quant >/dev/null
-QUANT=$ROOT/.build/release/quant
-SRC=$WORK/smollm2-hf
-[ -f "$SRC/model.safetensors" ] || python3 "$TOOL" "$MODELS/derived/smollm2-F32.gguf" "$SRC"
-CAL=$MODELS/text/eng/philosophy.txt
+source bench/export-common.sh
 "$QUANT" export "$SRC" -o "$WORK/gptq-rtn" --format gptq --bits 4 --group-size 64 --sym --method rtn --quiet
 "$QUANT" export "$SRC" -o "$WORK/gptq-gptq" --format gptq --bits 4 --group-size 64 --sym --method gptq --calibration "$CAL" --quiet
 "$QUANT" export "$SRC" -o "$WORK/awq-rtn" --format awq --bits 4 --group-size 64 --asym --method rtn --quiet

@@ -12,19 +12,12 @@ MODELS=${QUANTKIT_MODELS:-$ROOT/models}
 WORK=${EXPORT_WORK:-${TMPDIR:-/tmp}/quantkit-export-bench}
 VENV=${EXPORT_VENV:-$WORK/venv}
 CHUNKS=${1:-16}
-TOOL=$ROOT/../shared/tools/make_hf_checkpoint.py
-[ -f "$TOOL" ] || TOOL=/work/shared/tools/make_hf_checkpoint.py
 mkdir -p "$WORK"
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import torch, transformers, compressed_tensors" 2>/dev/null; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check torch transformers compressed-tensors accelerate numpy
 fi
-export PATH=/opt/swift/usr/bin:$PATH
-swift build -c release --product quant >/dev/null
-QUANT=$ROOT/.build/release/quant
-SRC=$WORK/smollm2-hf
-[ -f "$SRC/model.safetensors" ] || python3 "$TOOL" "$MODELS/derived/smollm2-F32.gguf" "$SRC"
-CAL=$MODELS/text/eng/philosophy.txt
+source bench/export-common.sh
 for m in rtn awq gptq; do
   extra=()
   [ "$m" = rtn ] || extra=(--calibration "$CAL")
