@@ -80,7 +80,7 @@ struct MethodsTests {
                                 weights: ([Float], Int) -> [Double]) throws -> (ggml: Double, search: Double) {
         let input = try GGUFFile(path: "\(PureQuantizeGoldenTests.golden)/inputs.gguf")
         let codec = try #require(QuantCodec.codec(type))
-        let search = try ScaleSearch.codec(type)
+        let search = try ScaleSearch.codec(type, unshrink: false)
         let block = BlockGrid.grid(for: type)?.blockSize ?? type.blockSize
         var totalGGML = 0.0, totalSearch = 0.0
         for t in input.tensors where t.name.hasPrefix("real_") || t.name.hasPrefix("gauss") {
@@ -118,6 +118,49 @@ struct MethodsTests {
         let (ggml, search) = try Self.compareWithGGML(type, importance: nil) { _, _ in Array(repeating: 1, count: block) }
         print("search \(type.name): squared error \(search / ggml)× ggml's")
         #expect(search < 0.995 * ggml, "\(type.name): search \(search) vs ggml \(ggml)")
+    }
+
+    /// The search's last step rescales each block so that its error is orthogonal to the input
+    /// (no shrinkage): checked per block on the golden rows, against the same search without
+    /// the step, whose least-squares blocks are measurably shrunk.
+    @Test(arguments: BlockGrid.supportedTypes)
+    func unshrinkingMakesTheErrorOrthogonalToTheInput(type: GGMLType) throws {
+        let input = try GGUFFile(path: "\(PureQuantizeGoldenTests.golden)/inputs.gguf")
+        let plain = try ScaleSearch.codec(type, unshrink: false), unshrunk = try ScaleSearch.codec(type)
+        let block = BlockGrid.grid(for: type)!.blockSize
+        var xx = 0.0, exBefore = 0.0, exAfter = 0.0, seBefore = 0.0, seAfter = 0.0, worst = 0.0
+        for t in input.tensors where t.name.hasPrefix("real_") || t.name.hasPrefix("gauss") {
+            let n = t.rowLength
+            let x = Array(input.data(of: t).bindMemory(to: Float.self))
+            for r in 0 ..< t.rowCount {
+                let row = Array(x[r * n ..< (r + 1) * n])
+                var a = [UInt8](repeating: 0, count: type.rowSize(n)), b = a
+                var da = [Float](repeating: 0, count: n), db = da
+                plain.quantize(row, &a, n, nil)
+                unshrunk.quantize(row, &b, n, nil)
+                plain.dequantize(a, &da, n)
+                unshrunk.dequantize(b, &db, n)
+                for s in stride(from: 0, to: n, by: block) {
+                    var bx = 0.0, bex = 0.0
+                    for i in s ..< s + block {
+                        let xi = Double(row[i]), ea = Double(da[i]) - xi, eb = Double(db[i]) - xi
+                        bx += xi * xi; bex += eb * xi
+                        exBefore += ea * xi; seBefore += ea * ea; seAfter += eb * eb
+                    }
+                    xx += bx; exAfter += bex
+                    if bx > 0 { worst = max(worst, abs(bex) / bx) }
+                }
+            }
+        }
+        print("unshrink \(type.name): Σe·x/Σx² \(exBefore / xx) → \(exAfter / xx), worst block \(worst), squared error ×\(seAfter / seBefore)")
+        // The least-squares search shrinks: Σe·x = −Σe² would hold exactly at the optimal scale.
+        #expect(exBefore < -0.3 * seBefore, "\(type.name): the search without the step should shrink (Σe·x \(exBefore), Σe² \(seBefore))")
+        // Orthogonal up to the F16 rounding of the rescaled super-scales (coarser for the tiny,
+        // subnormal scales of some golden rows).
+        #expect(abs(exAfter) < 5e-5 * xx, "\(type.name): Σe·x/Σx² \(exBefore / xx) → \(exAfter / xx)")
+        #expect(worst < 1e-2, "\(type.name): a block keeps Σe·x/Σx² = \(worst)")
+        // The price in squared error: about the shrinkage's own share (7 % at 2 bits, < 1 % from 4).
+        #expect(seAfter <= (type == .q2_K ? 1.1 : 1.03) * seBefore, "\(type.name): squared error ×\(seAfter / seBefore)")
     }
 
     /// With an importance matrix, the search is never worse than ggml's imatrix path on its

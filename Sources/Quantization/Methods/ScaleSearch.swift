@@ -9,8 +9,18 @@ import QuantFormats
 /// then swept over a range of factors with every value re-rounded to the scaled grid; the block
 /// decoding closest to the input wins. Affine grids (legacy types, k-quants) then go through
 /// `GridRefinement`: coordinate descent on the k-quants' sub-scales and balanced halfway
-/// roundings. Lattice types (IQ1–IQ3…) only choose between ggml's candidates. Never worse than
-/// ggml's block on that error, by construction.
+/// roundings. Lattice types (IQ1–IQ3…) only choose between ggml's candidates. Up to here, never
+/// worse than ggml's block on that error, by construction.
+///
+/// Last, the block is **unshrunk** (every type with a `BlockGrid`): its super-scales are
+/// multiplied by `Σ w·x² / Σ w·x̂·x`, which makes the error orthogonal to the input block
+/// (`Σ w·(x̂ − x)·x = 0`) instead of to the decoded one. A least-squares fit leaves `x̂` a
+/// shrunken copy of `x` (`‖x̂‖² = ‖x‖² − ‖x̂ − x‖²`): every matrix's output a little
+/// weaker, in every layer the same way, which the residual stream and the logits add up. The
+/// squared error grows by under 1 %; the KL divergence drops. Measured on Qwen2.5-0.5B without
+/// an imatrix (llama-perplexity, 16 chunks, KLD against F32), search without → with this step:
+/// Q4_0 0.1156 → 0.1023 (llama-quantize 0.1192), IQ4_XS 0.0561 → 0.0537 (0.0593),
+/// Q3_K_M 0.0641 → 0.0591 (0.0739).
 ///
 /// With an importance matrix, the legacy types weigh the error as ggml's own quantizer does
 /// (``importanceWeighting(_:)``: the imatrix value times `sqrt(σ² + x²)`); the other types by
@@ -32,21 +42,40 @@ public enum ScaleSearch {
 
     /// A row quantizer for `type` with the search described above; `importance` (per column,
     /// an imatrix row) weights the error when given.
-    public static func codec(_ type: GGMLType) throws -> RowCodec {
+    /// With `unshrink` false, the last step is left out (each block then stays the least-error
+    /// encoding found, never worse than ggml's).
+    public static func codec(_ type: GGMLType, unshrink: Bool = true) throws -> RowCodec {
         guard let base = QuantCodec.codec(type), type.isQuantized else {
             throw QuantKitError("search: \(type.name) is not a quantized type")
         }
         let grid = BlockGrid.grid(for: type)
         return RowCodec(quantize: { src, dst, n, importance in
-            guard let grid else { return quantizeRow(base, type, nil, src, dst, n, importance, nil) }
-            GridRefinement.with(grid) { r in quantizeRow(base, type, grid, src, dst, n, importance, r) }
+            guard let grid else { return quantizeRow(base, type, nil, src, dst, n, importance, nil, unshrink: false) }
+            GridRefinement.with(grid) { r in quantizeRow(base, type, grid, src, dst, n, importance, r, unshrink: unshrink) }
         }, dequantize: base.dequantize, requiresImportance: base.requiresImportance)
+    }
+
+    /// The last step: `block`'s super-scales (d, and dmin, which scale every decoded value
+    /// together) multiplied by `Σ w·x² / Σ w·x̂·x`. The integers stay.
+    private static func unshrink(_ block: UnsafeMutablePointer<UInt8>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                 _ grid: BlockGrid, _ base: RowCodec, _ deq: UnsafeMutablePointer<Float>) {
+        let n = grid.blockSize
+        base.dequantize(block, deq, n)
+        var xx: Float = 0, qx: Float = 0
+        for i in 0 ..< n {
+            xx += w[i] * x[i] * x[i]
+            qx += w[i] * deq[i] * x[i]
+        }
+        let f = xx / qx
+        // A block that decodes to nothing (or far off) is left alone.
+        guard f.isFinite, f > 0.5, f < 2 else { return }
+        for k in grid.superScaleOffsets.indices { grid.setSuperScale(grid.superScale(block, k) * f, block, k) }
     }
 
     /// One row: per block, ggml's candidates, the super-scale sweep, then the refinement.
     private static func quantizeRow(_ base: RowCodec, _ type: GGMLType, _ grid: BlockGrid?, _ src: UnsafePointer<Float>,
                                     _ dst: UnsafeMutableRawPointer, _ n: Int, _ importance: UnsafePointer<Float>?,
-                                    _ refiner: GridRefinement?) {
+                                    _ refiner: GridRefinement?, unshrink doUnshrink: Bool) {
         let block = grid?.blockSize ?? type.blockSize
         let blockBytes = type.rowSize(block)
         let requires = base.requiresImportance
@@ -128,6 +157,7 @@ public enum ScaleSearch {
                         _ = tryFactor(bestF - fineStep)
                         _ = tryFactor(bestF + fineStep)
                         if let refiner { bestError = refiner.refine(best, x, wv, error: bestError) }
+                        if doUnshrink { unshrink(best, x, wv, grid, base, deq) }
                     }
                     (dst.assumingMemoryBound(to: UInt8.self) + (start / block) * blockBytes).update(from: best, count: blockBytes)
                 }
