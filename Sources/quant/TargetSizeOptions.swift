@@ -53,58 +53,37 @@ struct TargetSizeOptions: ParsableArguments {
         if let planIn {
             sized = try planner.plan(types: PlanFile.read(path: planIn))
         } else {
-            planner.progress = { i, n, name in reporter.update("measuring [\(i)/\(n)] \(name)") }
-            let cached = measurements.flatMap { planner.loadMeasurements(path: $0) }
-            var profiles = try cached ?? planner.measure()
-            // The cache holds the raw measurements: costs and factors below depend on the text.
-            if let measurements, cached == nil { try TargetSizePlanner.saveMeasurements(profiles, path: measurements) }
-            var verifier: PlanVerifier?
-            var profileSets: [[TensorProfile]] = []
+            var choice = TargetSizeChoice(planner: planner, measurementsPath: measurements)
             if let sensitivityText {
-                // Factors are cached next to the measurements (they depend on the model and text only).
-                let factorsPath = measurements.map { $0 + ".factors.json" }
-                let factors = factorsPath.flatMap { FileManager.default.contents(atPath: $0) }
-                    .flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) }
-                let lm = try LanguageModel(file: model)
-                let vocab = try TextTokens.vocabulary(of: lm)
-                var probe = SensitivityProbe(planner: planner, tokens: try TextTokens.tokenize(file: sensitivityText, with: vocab),
-                                             bos: vocab.bosForChunks, workDirectory: URL(fileURLWithPath: output).deletingLastPathComponent().path)
-                probe.chunks = sensitivityChunks
-                probe.threads = threads
-                probe.progress = { reporter.update("sensitivity: \($0)") }
-                verifier = PlanVerifier(probe: probe)
-                verifier!.fractions = Array(verifier!.fractions.prefix(max(verifyPlans, 1)))
-                let weighed = try probe.weigh(profiles, target: target, cachedFactors: factors, activationCosts: activationCosts,
-                                              weighted: { planner.profiler.imatrix?.weights(for: $0) != nil })
-                reporter.finish()
-                if let factorsPath, weighed.factors != factors { try OutputFile.write(JSONEncoder().encode(weighed.factors), to: factorsPath) }
-                if !json {
-                    print("sensitivity (KLD per unit of weighted error): "
-                          + weighed.factors.filter { $0.key != SensitivityProbe.floorKey }.sorted { $0.key < $1.key }
-                            .map { "\($0.key) \(String(format: "%.3g", $0.value))" }.joined(separator: ", "))
-                    if let scale = weighed.activationScale {
-                        print(String(format: "all tensors Q8_0: KLD %.5f; activation-rounding costs scaled by %.3g to match it",
-                                     weighed.factors[SensitivityProbe.floorKey]!, scale))
-                    }
-                }
-                profiles = weighed.sets[0]
-                profileSets = weighed.sets
+                let vocab = try TextTokens.vocabulary(of: try LanguageModel(file: model))
+                var c = TargetSizeChoice.Calibration(tokens: try TextTokens.tokenize(file: sensitivityText, with: vocab), bos: vocab.bosForChunks,
+                                                     workDirectory: URL(fileURLWithPath: output).deletingLastPathComponent().path)
+                c.chunks = sensitivityChunks
+                c.verifyPlans = verifyPlans
+                c.activationCosts = activationCosts
+                c.threads = threads
+                choice.calibration = c
             }
+            choice.progress = { reporter.update($0) }
+            let outcome = try choice.choose(target: target!)
             reporter.finish()
             measureSeconds = Date().timeIntervalSince(start)
-            if let verifier, verifyPlans > 1 {
-                let (best, trials, chosen) = try verifier.best(target: target!, profileSets: profileSets)
-                reporter.finish()
-                sized = best
-                if !json && !trials.isEmpty {
-                    print("candidate plans measured on the calibration text (mean KLD):")
-                    for (i, t) in trials.enumerated() {
-                        print(String(format: "  budget %.1f%%: %d bytes, estimated %.5f, measured %.5f", t.fraction * 100, t.fileBytes, t.estimated, t.measured)
-                              + (i == chosen ? "  ← chosen" : ""))
-                    }
+            sized = outcome.plan
+            if !json, let factors = outcome.factors {
+                print("sensitivity (KLD per unit of weighted error): "
+                      + factors.filter { $0.key != SensitivityProbe.floorKey }.sorted { $0.key < $1.key }
+                        .map { "\($0.key) \(String(format: "%.3g", $0.value))" }.joined(separator: ", "))
+                if let scale = outcome.activationScale {
+                    print(String(format: "all tensors Q8_0: KLD %.5f; activation-rounding costs scaled by %.3g to match it",
+                                 factors[SensitivityProbe.floorKey]!, scale))
                 }
-            } else {
-                sized = try planner.plan(target: target!, profiles: profiles)
+            }
+            if !json && !outcome.trials.isEmpty {
+                print("candidate plans measured on the calibration text (mean KLD):")
+                for (i, t) in outcome.trials.enumerated() {
+                    print(String(format: "  budget %.1f%%: %d bytes, estimated %.5f, measured %.5f", t.fraction * 100, t.fileBytes, t.estimated, t.measured)
+                          + (i == outcome.chosen ? "  ← chosen" : ""))
+                }
             }
         }
         if let planOut { try OutputFile.write(Array(PlanFile.format(sized).utf8), to: planOut) }
