@@ -72,17 +72,11 @@ struct MethodsTests {
         #expect(worst < 1e-3, "n=\(n): max |H·H⁻¹ − I| = \(worst)")
     }
 
-    /// ggml's and the search's encodings of every row of the golden inputs (`real_*`, `gauss*`;
-    /// with `importance`, rows of a length it fits), compared block by block on the error
-    /// weighted by `weights(row, blockStart)` (one per value of the block): the search's must
-    /// never be worse. Returns both totals.
-    static func compareWithGGML(_ type: GGMLType, importance: ((Int) -> [Float])?,
-                                weights: ([Float], Int) -> [Double]) throws -> (ggml: Double, search: Double) {
+    /// Every row of the golden inputs (`real_*`, `gauss*`; with `importance`, rows of a length
+    /// it fits) encoded by `a` and by `b` and decoded: `body(name, row index, row, decoded a, decoded b)`.
+    static func goldenRows(_ type: GGMLType, _ a: RowCodec, _ b: RowCodec, importance: ((Int) -> [Float])? = nil,
+                           _ body: (String, Int, [Float], [Float], [Float]) -> Void) throws {
         let input = try GGUFFile(path: "\(PureQuantizeGoldenTests.golden)/inputs.gguf")
-        let codec = try #require(QuantCodec.codec(type))
-        let search = try ScaleSearch.codec(type, unshrink: false)
-        let block = BlockGrid.grid(for: type)?.blockSize ?? type.blockSize
-        var totalGGML = 0.0, totalSearch = 0.0
         for t in input.tensors where t.name.hasPrefix("real_") || t.name.hasPrefix("gauss") {
             let n = t.rowLength
             guard importance == nil || n % 256 == 0 else { continue }
@@ -90,23 +84,37 @@ struct MethodsTests {
             let imp = importance?(n)
             for r in 0 ..< t.rowCount {
                 let row = Array(x[r * n ..< (r + 1) * n])
-                var a = [UInt8](repeating: 0, count: type.rowSize(n)), b = a
+                var qa = [UInt8](repeating: 0, count: type.rowSize(n)), qb = qa
                 var da = [Float](repeating: 0, count: n), db = da
-                codec.quantize(row, &a, n, imp)
-                search.quantize(row, &b, n, imp)
-                codec.dequantize(a, &da, n)
-                search.dequantize(b, &db, n)
-                for s in stride(from: 0, to: n, by: block) {
-                    let w = weights(row, s)
-                    var ea = 0.0, eb = 0.0
-                    for i in s ..< s + block {
-                        ea += w[i - s] * Double(da[i] - row[i]) * Double(da[i] - row[i])
-                        eb += w[i - s] * Double(db[i] - row[i]) * Double(db[i] - row[i])
-                    }
-                    #expect(eb <= ea * (1 + 1e-4), "\(type.name) \(t.name) row \(r) block \(s / block): search \(eb) > ggml \(ea)")
-                    totalGGML += ea
-                    totalSearch += eb
+                a.quantize(row, &qa, n, imp)
+                b.quantize(row, &qb, n, imp)
+                a.dequantize(qa, &da, n)
+                b.dequantize(qb, &db, n)
+                body(t.name, r, row, da, db)
+            }
+        }
+    }
+
+    /// ggml's and the search's encodings of the golden rows, compared block by block on the
+    /// error weighted by `weights(row, blockStart)` (one per value of the block): the search's
+    /// must never be worse. Returns both totals.
+    static func compareWithGGML(_ type: GGMLType, importance: ((Int) -> [Float])?,
+                                weights: ([Float], Int) -> [Double]) throws -> (ggml: Double, search: Double) {
+        let block = BlockGrid.grid(for: type)?.blockSize ?? type.blockSize
+        var totalGGML = 0.0, totalSearch = 0.0
+        try goldenRows(type, try #require(QuantCodec.codec(type)), try ScaleSearch.codec(type, unshrink: false),
+                       importance: importance) { name, r, row, da, db in
+            let n = row.count
+            for s in stride(from: 0, to: n, by: block) {
+                let w = weights(row, s)
+                var ea = 0.0, eb = 0.0
+                for i in s ..< s + block {
+                    ea += w[i - s] * Double(da[i] - row[i]) * Double(da[i] - row[i])
+                    eb += w[i - s] * Double(db[i] - row[i]) * Double(db[i] - row[i])
                 }
+                #expect(eb <= ea * (1 + 1e-4), "\(type.name) \(name) row \(r) block \(s / block): search \(eb) > ggml \(ea)")
+                totalGGML += ea
+                totalSearch += eb
             }
         }
         return (totalGGML, totalSearch)
@@ -125,31 +133,18 @@ struct MethodsTests {
     /// the step, whose least-squares blocks are measurably shrunk.
     @Test(arguments: BlockGrid.supportedTypes)
     func unshrinkingMakesTheErrorOrthogonalToTheInput(type: GGMLType) throws {
-        let input = try GGUFFile(path: "\(PureQuantizeGoldenTests.golden)/inputs.gguf")
-        let plain = try ScaleSearch.codec(type, unshrink: false), unshrunk = try ScaleSearch.codec(type)
         let block = BlockGrid.grid(for: type)!.blockSize
         var xx = 0.0, exBefore = 0.0, exAfter = 0.0, seBefore = 0.0, seAfter = 0.0, worst = 0.0
-        for t in input.tensors where t.name.hasPrefix("real_") || t.name.hasPrefix("gauss") {
-            let n = t.rowLength
-            let x = Array(input.data(of: t).bindMemory(to: Float.self))
-            for r in 0 ..< t.rowCount {
-                let row = Array(x[r * n ..< (r + 1) * n])
-                var a = [UInt8](repeating: 0, count: type.rowSize(n)), b = a
-                var da = [Float](repeating: 0, count: n), db = da
-                plain.quantize(row, &a, n, nil)
-                unshrunk.quantize(row, &b, n, nil)
-                plain.dequantize(a, &da, n)
-                unshrunk.dequantize(b, &db, n)
-                for s in stride(from: 0, to: n, by: block) {
-                    var bx = 0.0, bex = 0.0
-                    for i in s ..< s + block {
-                        let xi = Double(row[i]), ea = Double(da[i]) - xi, eb = Double(db[i]) - xi
-                        bx += xi * xi; bex += eb * xi
-                        exBefore += ea * xi; seBefore += ea * ea; seAfter += eb * eb
-                    }
-                    xx += bx; exAfter += bex
-                    if bx > 0 { worst = max(worst, abs(bex) / bx) }
+        try Self.goldenRows(type, try ScaleSearch.codec(type, unshrink: false), try ScaleSearch.codec(type)) { _, _, row, da, db in
+            for s in stride(from: 0, to: row.count, by: block) {
+                var bx = 0.0, bex = 0.0
+                for i in s ..< s + block {
+                    let xi = Double(row[i]), ea = Double(da[i]) - xi, eb = Double(db[i]) - xi
+                    bx += xi * xi; bex += eb * xi
+                    exBefore += ea * xi; seBefore += ea * ea; seAfter += eb * eb
                 }
+                xx += bx; exAfter += bex
+                if bx > 0 { worst = max(worst, abs(bex) / bx) }
             }
         }
         print("unshrink \(type.name): Σe·x/Σx² \(exBefore / xx) → \(exAfter / xx), worst block \(worst), squared error ×\(seAfter / seBefore)")
