@@ -121,55 +121,56 @@ public struct ActivationRounding: Sendable, Codable {
 /// per matrix and input column, the sum of squared rounding errors (see ``ActivationRounding``).
 /// Matrices sharing one input (q/k/v, gate/up) share one measurement; expert matrices are skipped.
 public final class ActivationRoundingCollector: ActivationObserver {
-    private var sums: [String: [[Double]]] = [:]
+    /// Per input (keyed by the first matrix that reads it): one row of n sums per activation
+    /// format (squared rounding errors), then one of x².
+    private var sums: [String: [Double]] = [:]
+    private var readers: [String: [String]] = [:]
     private var tokens: [String: Int] = [:]
 
     public init() {}
 
     public func observe(_ matrices: [Matrix], input: UnsafePointer<Float>, tokens count: Int, pool: ThreadPool, threads: Int) {
         let names = matrices.filter { $0.expert == nil }.map(\.name)
-        guard let first = names.first, let n = matrices.first?.cols, count > 0 else { return }
+        guard let key = names.first, let n = matrices.first?.cols, count > 0 else { return }
         let formats = ActivationRounding.formats
-        // One sum per format, then the sum of x² (last).
-        var acc = sums[first] ?? Array(repeating: [Double](repeating: 0, count: n), count: formats.count + 1)
-        for t in 0 ..< count {
-            acc[formats.count].withUnsafeMutableBufferPointer { a in
-                for j in 0 ..< n { a[j] += Double(input[t * n + j]) * Double(input[t * n + j]) }
-            }
-        }
+        readers[key] = names
+        tokens[key, default: 0] += count
         let maxBytes = formats.map { $0.rowSize(n) }.max()!
-        let q = UnsafeMutableRawPointer.allocate(byteCount: maxBytes, alignment: 64)
-        let back = UnsafeMutablePointer<Float>.allocate(capacity: n)
-        defer { q.deallocate(); back.deallocate() }
-        for (f, format) in formats.enumerated() where n % format.blockSize == 0 {
+        sums[key, default: [Double](repeating: 0, count: (formats.count + 1) * n)].withUnsafeMutableBufferPointer { acc in
+            let squares = acc.baseAddress! + formats.count * n
             for t in 0 ..< count {
-                let x = input + t * n
-                Activations.quantizeRow(format, x, q, n)
-                Self.decode(format, q, back, n)
-                acc[f].withUnsafeMutableBufferPointer { a in
-                    for j in 0 ..< n {
-                        let d = Double(x[j]) - Double(back[j])
-                        a[j] += d * d
+                for j in 0 ..< n { squares[j] += Double(input[t * n + j]) * Double(input[t * n + j]) }
+            }
+            withUnsafeTemporaryAllocation(byteCount: maxBytes, alignment: 64) { q in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { back in
+                    for (f, format) in formats.enumerated() where n % format.blockSize == 0 {
+                        let a = acc.baseAddress! + f * n
+                        for t in 0 ..< count {
+                            let x = input + t * n
+                            Activations.quantizeRow(format, x, q.baseAddress!, n)
+                            Self.decode(format, q.baseAddress!, back.baseAddress!, n)
+                            for j in 0 ..< n {
+                                let d = Double(x[j]) - Double(back[j])
+                                a[j] += d * d
+                            }
+                        }
                     }
                 }
             }
-        }
-        for name in names {
-            sums[name] = acc
-            tokens[name, default: 0] += count
         }
     }
 
     /// Mean squared errors per matrix name.
     public var statistics: [String: ActivationRounding] {
         var out: [String: ActivationRounding] = [:]
-        for (name, acc) in sums {
-            let t = max(tokens[name] ?? 0, 1)
+        let formats = ActivationRounding.formats
+        for (key, acc) in sums {
+            let t = tokens[key] ?? 0, n = acc.count / (formats.count + 1)
+            let mean = { (row: Int) in acc[row * n ..< (row + 1) * n].map { $0 / Double(max(t, 1)) } }
             var mse: [String: [Double]] = [:]
-            for (f, format) in ActivationRounding.formats.enumerated() where acc[f].count % format.blockSize == 0 {
-                mse[format.name] = acc[f].map { $0 / Double(t) }
-            }
-            out[name] = ActivationRounding(meanSquaredError: mse, meanSquare: acc.last!.map { $0 / Double(t) }, tokens: tokens[name] ?? 0)
+            for (f, format) in formats.enumerated() where n % format.blockSize == 0 { mse[format.name] = mean(f) }
+            let stats = ActivationRounding(meanSquaredError: mse, meanSquare: mean(formats.count), tokens: t)
+            for name in readers[key] ?? [] { out[name] = stats }
         }
         return out
     }

@@ -52,40 +52,11 @@ struct GridRefinement {
         }
     }
 
-    /// Nearest-level integers for values `lo..<hi` under scales `sa`, `sb`, into `out`; returns
-    /// their weighted squared error.
-    @inline(__always)
-    func round(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ sa: UnsafeMutablePointer<Float>, _ sb: UnsafeMutablePointer<Float>,
-               _ out: UnsafeMutablePointer<UInt8>, _ lo: Int, _ hi: Int) -> Float {
-        var e: Float = 0
-        for i in lo ..< hi {
-            let qi = grid.nearest(x[i], a: sa[i], b: sb[i])
-            out[i] = UInt8(qi)
-            let d = grid.value(qi, a: sa[i], b: sb[i]) - x[i]
-            e += w[i] * d * d
-        }
-        return e
-    }
-
-    /// `round` with one pair of scales for every value of `lo..<hi` (a sub-block).
-    @inline(__always)
-    func round(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, a: Float, b: Float,
-               _ out: UnsafeMutablePointer<UInt8>, _ lo: Int, _ hi: Int) -> Float {
-        var e: Float = 0
-        for i in lo ..< hi {
-            let qi = grid.nearest(x[i], a: a, b: b)
-            out[i] = UInt8(qi)
-            let d = grid.value(qi, a: a, b: b) - x[i]
-            e += w[i] * d * d
-        }
-        return e
-    }
-
     /// `trial` with every value re-rounded under its own scales: kept in `block` (with `q`,
     /// `a`, `b`) when its error is below `best`. Returns the new best error.
     private func keepIfBetter(_ block: UnsafeMutablePointer<UInt8>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ best: Float) -> Float {
         grid.scales(trial, a2, b2)
-        let e = round(x, w, a2, b2, q2, 0, n)
+        let e = grid.round(x, w, a2, b2, into: q2, 0 ..< n)
         guard e < best, e.isFinite else { return best }
         grid.pack(q2, trial)
         block.update(from: trial, count: grid.blockBytes)
@@ -121,7 +92,7 @@ struct GridRefinement {
         sub.read(block, ints)
         for s in 0 ..< sub.count {
             let lo = s * sub.size, hi = lo + sub.size
-            var subError = round(x, w, a, b, q, lo, hi)
+            var subError = grid.round(x, w, a, b, into: q, lo ..< hi)
             for f in 0 ..< sub.fields {
                 let k = s * sub.fields + f
                 let start = ints[k]
@@ -130,8 +101,11 @@ struct GridRefinement {
                     let v = start + move
                     guard sub.range.contains(v) else { continue }
                     let sc = f == 0 ? v : ints[k - 1], m = f == 0 ? (sub.fields > 1 ? ints[k + 1] : 0) : v
+                    // a2, b2 are free until the whole block is measured below.
                     let (na, nb) = sub.decoded(scale: sc, min: m, d: d, dmin: dmin)
-                    let e = round(x, w, a: na, b: nb, q2, lo, hi)
+                    (a2 + lo).update(repeating: na, count: sub.size)
+                    (b2 + lo).update(repeating: nb, count: sub.size)
+                    let e = grid.round(x, w, a2, b2, into: q2, lo ..< hi)
                     if e < subError {
                         subError = e
                         bestValue = v
@@ -146,7 +120,7 @@ struct GridRefinement {
         // Sums per sub-block can differ from the block's in the last bits: keep the result only
         // if the whole block, measured as everywhere else, is better.
         grid.scales(block, a2, b2)
-        let e = round(x, w, a2, b2, q2, 0, n)
+        let e = grid.round(x, w, a2, b2, into: q2, 0 ..< n)
         if e < error { return e }
         block.update(from: saved, count: grid.blockBytes)
         return error
@@ -194,6 +168,23 @@ struct GridRefinement {
         // Halfway in exact arithmetic; allow the last bits of the squared error.
         guard e.isFinite, e <= error * (1 + 1e-6) else { return error }
         block.update(from: trial, count: grid.blockBytes)
+        return e
+    }
+}
+
+extension BlockGrid {
+    /// The nearest level's integer for each value of `x` in `range`, under that value's scales
+    /// `a`, `b`, written to `q`; returns their `w`-weighted squared error as decoded.
+    @inline(__always)
+    func round(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+               into q: UnsafeMutablePointer<UInt8>, _ range: Range<Int>) -> Float {
+        var e: Float = 0
+        for i in range {
+            let qi = nearest(x[i], a: a[i], b: b[i])
+            q[i] = UInt8(qi)
+            let d = value(qi, a: a[i], b: b[i]) - x[i]
+            e += w[i] * d * d
+        }
         return e
     }
 }

@@ -51,7 +51,7 @@ public enum ScaleSearch {
         }
         let grid = BlockGrid.grid(for: type)
         return RowCodec(quantize: { src, dst, n, importance in
-            guard let grid else { return quantizeRow(base, type, nil, src, dst, n, importance, nil, unshrink: false) }
+            guard let grid else { return quantizeRow(base, type, nil, src, dst, n, importance, nil, unshrink: unshrink) }
             GridRefinement.with(grid) { r in quantizeRow(base, type, grid, src, dst, n, importance, r, unshrink: unshrink) }
         }, dequantize: base.dequantize, requiresImportance: base.requiresImportance)
     }
@@ -83,19 +83,19 @@ public enum ScaleSearch {
         // ggml's candidates (without and with weights), each quantized as one whole row: some of
         // ggml's quantizers take statistics over the row (legacy types with an imatrix: σ²).
         let rowBytes = type.rowSize(n)
-        let paths: [UnsafePointer<Float>?] = requires ? [importance] : [nil, importance]
-        let ggmlRows = UnsafeMutablePointer<UInt8>.allocate(capacity: paths.count * rowBytes)
-        let onesRow = UnsafeMutablePointer<Float>.allocate(capacity: n)
-        defer { ggmlRows.deallocate(); onesRow.deallocate() }
-        onesRow.initialize(repeating: 1, count: n)
-        for (k, path) in paths.enumerated() {
-            base.quantize(src, ggmlRows + k * rowBytes, n, k == 0 && !requires ? nil : (path ?? UnsafePointer(onesRow)))
-        }
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 5 * block) { fb in
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 3 * blockBytes + block) { bb in
-                let ones = fb.baseAddress!, deq = ones + block, a = deq + block, b = a + block, wv = b + block
-                let cand = bb.baseAddress!, scaled = cand + blockBytes, best = scaled + blockBytes, q = best + blockBytes
-                ones.initialize(repeating: 1, count: block)
+        let paths = requires ? 1 : 2
+        let onesCount = importance == nil ? max(n, block) : block
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * block + onesCount) { fb in
+            let rowsBytes = (paths * rowBytes + 63) & ~63
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: rowsBytes + 3 * blockBytes + block) { bb in
+                // Weights of 1: the weighted path's without an imatrix (a whole row), else a block's.
+                let ones = fb.baseAddress!, deq = ones + onesCount, a = deq + block, b = a + block, wv = b + block
+                let ggmlRows = bb.baseAddress!
+                let cand = ggmlRows + rowsBytes, scaled = cand + blockBytes, best = scaled + blockBytes, q = best + blockBytes
+                ones.initialize(repeating: 1, count: onesCount)
+                for k in 0 ..< paths {
+                    base.quantize(src, ggmlRows + k * rowBytes, n, k == 0 && !requires ? nil : (importance ?? UnsafePointer(ones)))
+                }
                 let weighting = importance != nil && importanceWeighting(type)
                 var sigma2: Float = 0
                 if weighting {
@@ -121,7 +121,7 @@ public enum ScaleSearch {
                         }
                     }
                     // ggml's candidates; the scale sweep then starts from the better of them.
-                    for k in paths.indices {
+                    for k in 0 ..< paths {
                         scaled.update(from: ggmlRows + k * rowBytes + start / block * blockBytes, count: blockBytes)
                         let before = bestError
                         consider(scaled)
@@ -135,13 +135,7 @@ public enum ScaleSearch {
                                 grid.setSuperScale(grid.superScale(scaled, k) * f, scaled, k)
                             }
                             grid.scales(scaled, a, b)
-                            var e: Float = 0
-                            for i in 0 ..< block {
-                                let qi = grid.nearest(x[i], a: a[i], b: b[i])
-                                q[i] = UInt8(qi)
-                                let d = grid.value(qi, a: a[i], b: b[i]) - x[i]
-                                e += wv[i] * d * d
-                            }
+                            let e = grid.round(x, wv, a, b, into: q, 0 ..< block)
                             if e < bestError {
                                 bestError = e
                                 grid.pack(q, scaled)
