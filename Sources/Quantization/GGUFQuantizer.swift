@@ -92,7 +92,8 @@ public enum GGUFQuantizer {
 
     /// Quantizes `input` into `outputPath` following `plan` (tensors written in plan order),
     /// with `metadata` as the output's metadata. `method` chooses how blocks are encoded (ggml's
-    /// quantizers by default: byte-identical with llama-quantize).
+    /// quantizers by default: byte-identical with llama-quantize). `smoothing` rescales FFN
+    /// channels first (``FFNSmoothing``: the same network, different weights).
     ///
     /// With `keepSplit` (llama-quantize's `--keep-split`), the output has the input's shards:
     /// `outputPath` is then a prefix (a trailing `.gguf` is dropped), the files are named
@@ -101,7 +102,8 @@ public enum GGUFQuantizer {
     /// split keys. All shards appear together at the end (atomically, one rename each).
     public static func run(input: GGUFModel, plan planIn: [PlannedTensor], metadata: GGUFMetadata, outputPath: String,
                            imatrix: ImportanceMatrix?, allowRequantize: Bool = false, keepSplit: Bool = false,
-                           method: QuantizationMethod = .ggml, pool: ThreadPool = .shared, threads: Int? = nil,
+                           method: QuantizationMethod = .ggml, smoothing: FFNSmoothing? = nil,
+                           pool: ThreadPool = .shared, threads: Int? = nil,
                            progress: ((QuantizeProgress) -> Void)? = nil) throws -> QuantizeSummary {
         try validate(planIn, input: input, imatrix: imatrix, allowRequantize: allowRequantize)
         let start = DispatchTime.now().uptimeNanoseconds
@@ -131,11 +133,12 @@ public enum GGUFQuantizer {
             // validate() has refused mis-sized entries except token_embd's, which llama-quantize
             // quantizes without weights.
             let experts = info.shape.count > 2 ? info.shape[2...].reduce(1, *) : 1
-            let usable = p.outputType.isQuantized ? imatrix?.weights(for: p.name).flatMap { $0.count == info.rowLength * experts ? $0 : nil } : nil
+            var usable = p.outputType.isQuantized ? imatrix?.weights(for: p.name).flatMap { $0.count == info.rowLength * experts ? $0 : nil } : nil
+            if let smoothing, let w = usable { usable = smoothing.importance(for: p.name, w) }
             let rowBytes = info.type.rowSize(info.rowLength)
             let codec = try codecs.codec(for: p, importance: info.shape.count == 2 ? usable : nil)
             try converter.convert(data, inType: info.type, shape: info.shape, to: p.outputType, importance: usable, codec: codec,
-                                  sink: { try writer.append($0) },
+                                  transform: smoothing?.rowTransform(for: p.name), sink: { try writer.append($0) },
                                   progress: { rows in
                                       if let mapping, rows * rowBytes - released >= 1 << 20 || rows == info.rowCount {
                                           mapping.dropPages(in: UnsafeRawBufferPointer(rebasing: data[released ..< rows * rowBytes]))

@@ -48,9 +48,12 @@ public final class TensorConverter {
     /// Streams `data` (a tensor of `inType` with `shape`, innermost first) converted to `outType`
     /// into `sink`, chunk by chunk, in order. `importance` holds one weight per column, or one
     /// row of weights per expert for 3-D tensors. `codec`, when given, encodes the rows instead of
-    /// ggml's quantizer (another method, same type). `progress` is called with the rows done.
+    /// ggml's quantizer (another method, same type). `transform`, when given, changes the F32
+    /// rows in place before they are encoded (rows, index of the first, count, row length), so
+    /// even a tensor that keeps its type is re-encoded. `progress` is called with the rows done.
     public func convert(_ data: UnsafeRawBufferPointer, inType: GGMLType, shape: [Int], to outType: GGMLType,
                         importance: [Float]? = nil, codec: RowCodec? = nil,
+                        transform: ((UnsafeMutablePointer<Float>, Int, Int, Int) -> Void)? = nil,
                         sink: (UnsafeRawBufferPointer) throws -> Void,
                         progress: ((Int) -> Void)? = nil) throws {
         let n = shape.first ?? 1
@@ -66,7 +69,7 @@ public final class TensorConverter {
         let inRow = inType.rowSize(n)
         let outRow = outType.rowSize(n)
         // Same type: a plain copy.
-        if inType == outType {
+        if inType == outType, transform == nil {
             let per = max(1, chunkBytes / max(inRow, 1))
             var r = 0
             while r < rows {
@@ -81,17 +84,22 @@ public final class TensorConverter {
             throw QuantKitError("cannot read \(inType.name) data (no dequantizer)")
         }
         let perChunk = max(1, min(rowsPerMatrix, chunkBytes / (4 * n)))
-        reserve(floats: inType == .f32 ? 0 : perChunk * n, bytes: perChunk * outRow)
+        reserve(floats: inType == .f32 && transform == nil ? 0 : perChunk * n, bytes: perChunk * outRow)
         var r = 0
         while r < rows {
             // Chunks never cross a matrix (expert) boundary, so one importance row applies.
             let matrix = r / rowsPerMatrix
             let m = min(perChunk, (matrix + 1) * rowsPerMatrix - r)
             let src: UnsafePointer<Float>
-            if inType == .f32 {
+            if inType == .f32, transform == nil {
                 src = (base + r * inRow).assumingMemoryBound(to: Float.self)
             } else {
-                try QuantCodec.dequantize(inType, src: base + r * inRow, dst: scratch, count: m * n, pool: pool, threads: threads)
+                if inType == .f32 {
+                    scratch.update(from: (base + r * inRow).assumingMemoryBound(to: Float.self), count: m * n)
+                } else {
+                    try QuantCodec.dequantize(inType, src: base + r * inRow, dst: scratch, count: m * n, pool: pool, threads: threads)
+                }
+                transform?(scratch, r, m, n)
                 src = UnsafePointer(scratch)
             }
             if let importance {

@@ -31,7 +31,7 @@ struct TargetSizeOptions: ParsableArguments {
 
     var isActive: Bool { targetSize != nil || targetBpw != nil || planIn != nil }
 
-    func run(input: String, output: String, imatrix: String?, dryRun: Bool, threads: Int?, json: Bool, quiet: Bool,
+    func run(input: String, output: String, imatrix: String?, smoothFFN: Bool, dryRun: Bool, threads: Int?, json: Bool, quiet: Bool,
              method: () throws -> QuantizationMethod = { .ggml }) throws {
         guard [targetSize != nil, targetBpw != nil, planIn != nil].filter({ $0 }).count == 1 else {
             throw QuantKitError("give exactly one of --target-size, --target-bpw and --plan-in")
@@ -106,8 +106,11 @@ struct TargetSizeOptions: ParsableArguments {
         }
         var written: QuantizeSummary?
         if !dryRun {
+            let method = try method()
+            let smoothing = CLI.smoothing(smoothFFN, plan: sized.plan, imatrix: planner.profiler.imatrix, quiet: quiet || json)
             written = try GGUFQuantizer.run(input: model, plan: sized.plan, metadata: sized.metadata, outputPath: output,
-                                            imatrix: planner.profiler.imatrix, allowRequantize: true, method: try method(), pool: pool,
+                                            imatrix: planner.profiler.imatrix, allowRequantize: true, method: method,
+                                            smoothing: smoothing, pool: pool,
                                             progress: { p in reporter.update("[\(p.tensorIndex + 1)/\(p.tensorCount)] \(p.tensorName)") })
             reporter.finish()
             guard written!.fileBytes == sized.fileBytes else {
