@@ -18,6 +18,9 @@ public struct PlanVerifier {
     public var probe: SensitivityProbe
     /// Budgets tried, as fractions of the target.
     public var fractions: [Double] = [1, 0.985, 0.97, 0.955, 0.94]
+    /// Also measure the best plan with its FFN channels smoothed (``FFNSmoothing``; needs the
+    /// planner's imatrix and a layer that qualifies), and keep that when it measures lower.
+    public var trySmoothing = false
 
     public init(probe: SensitivityProbe) { self.probe = probe }
 
@@ -28,11 +31,14 @@ public struct PlanVerifier {
         public var fileBytes: Int
         public var estimated: Double
         public var measured: Double
+        /// Written with ``FFNSmoothing``.
+        public var smoothed = false
     }
 
     /// The best measured plan for `target` among those built from `profileSets` (sets whose
     /// plans cannot meet a budget are skipped), every trial in the order measured, and the
-    /// index of the chosen one (nil when there was only one plan to choose).
+    /// index of the chosen one (nil when there was only one plan to choose; a chosen trial that
+    /// is `smoothed` means the plan is to be written with ``FFNSmoothing``).
     public func best(target: SizeTarget, profileSets: [[TensorProfile]]) throws -> (plan: SizedPlan, trials: [Trial], chosen: Int?) {
         var candidates: [(plan: SizedPlan, fraction: Double, set: Int)] = []
         var seen = Set<[String: GGMLType]>()
@@ -49,15 +55,32 @@ public struct PlanVerifier {
         // No set meets the target: let the allocator say why.
         guard !candidates.isEmpty else { return (try probe.planner.plan(target: target, profiles: profileSets[0]), [], nil) }
         for i in candidates.indices { candidates[i].plan.target = targetBytes }
-        if candidates.count == 1 { return (candidates[0].plan, [], nil) }
-        let trials = try probe.withReference { kld in
-            try candidates.enumerated().map { i, c in
-                let types = Dictionary(uniqueKeysWithValues: c.plan.plan.map { ($0.name, $0.outputType) })
-                let m = try kld(types, "plan \(i + 1)/\(candidates.count) (\(c.plan.fileBytes) bytes)")
+        let smoothable = trySmoothing && probe.planner.profiler.imatrix.map { imatrix in
+            candidates.contains { FFNSmoothing(plan: $0.plan.plan, imatrix: imatrix).layerCount > 0 }
+        } == true
+        if candidates.count == 1 && !smoothable { return (candidates[0].plan, [], nil) }
+        // Trial i measures candidates[i]; a smoothed trial (last) re-measures the best of them.
+        let (trials, source) = try probe.withReference { kld in
+            var trials = try candidates.enumerated().map { i, c in
+                let m = try kld(Self.types(c.plan), "plan \(i + 1)/\(candidates.count) (\(c.plan.fileBytes) bytes)", false)
                 return Trial(fraction: c.fraction, profileSet: c.set, fileBytes: c.plan.fileBytes, estimated: c.plan.totalError, measured: m)
             }
+            var source = Array(candidates.indices)
+            if smoothable {
+                let best = trials.indices.min { trials[$0].measured < trials[$1].measured }!
+                var t = trials[best]
+                t.measured = try kld(Self.types(candidates[best].plan), "plan \(best + 1) with FFN smoothing", true)
+                t.smoothed = true
+                trials.append(t)
+                source.append(best)
+            }
+            return (trials, source)
         }
         let winner = trials.indices.min { trials[$0].measured < trials[$1].measured }!
-        return (candidates[winner].plan, trials, winner)
+        return (candidates[source[winner]].plan, trials, winner)
+    }
+
+    static func types(_ plan: SizedPlan) -> [String: GGMLType] {
+        Dictionary(uniqueKeysWithValues: plan.plan.map { ($0.name, $0.outputType) })
     }
 }

@@ -86,9 +86,10 @@ public struct SensitivityProbe {
     }
 
     /// Runs `body` with a function that writes a model with the given tensor types (the rest
-    /// as the planner would leave them), and returns its mean KL divergence against the input
-    /// model on the probe's text (reference logits computed once; temporary files removed).
-    public func withReference<T>(_ body: (_ kld: ([String: GGMLType], String) throws -> Double) throws -> T) throws -> T {
+    /// as the planner would leave them; FFN channels smoothed when the third argument is true,
+    /// see ``FFNSmoothing``), and returns its mean KL divergence against the input model on the
+    /// probe's text (reference logits computed once; temporary files removed).
+    public func withReference<T>(_ body: (_ kld: ([String: GGMLType], String, Bool) throws -> Double) throws -> T) throws -> T {
         let fm = FileManager.default
         try fm.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         let tag = UUID().uuidString.prefix(8)
@@ -98,13 +99,15 @@ public struct SensitivityProbe {
         let s0 = try Session(model: source, contextLength: context, threads: threads)
         progress?("reference logits")
         _ = try PerplexityRunner(session: s0).run(tokens: tokens, bos: bos, chunks: chunks, saveLogits: baseLogits)
-        return try body { types, label in
+        return try body { types, label, smooth in
             progress?(label)
             let path = workDirectory + "/.quant-probe-\(tag).gguf"
             defer { try? fm.removeItem(atPath: path) }
             let plan = try planner.plan(types: types)
+            let imatrix = planner.profiler.imatrix
             _ = try GGUFQuantizer.run(input: planner.model, plan: plan.plan, metadata: plan.metadata, outputPath: path,
-                                      imatrix: planner.profiler.imatrix, allowRequantize: true)
+                                      imatrix: imatrix, allowRequantize: true,
+                                      smoothing: smooth ? imatrix.map { FFNSmoothing(plan: plan.plan, imatrix: $0) } : nil)
             let lm = try LanguageModel(path: path)
             let session = try Session(model: lm, contextLength: context, threads: threads)
             return try KLDivergenceRunner(session: session).run(baseFile: baseLogits, chunks: chunks, bos: bos).kl!.meanKLD.value
@@ -113,7 +116,7 @@ public struct SensitivityProbe {
 
     /// One factor per class and band (KLD per unit of error), measured as described above.
     public func measure(profiles: [TensorProfile]) throws -> [String: Double] {
-        try withReference { kld in try factors(profiles: profiles, kld: kld) }
+        try withReference { kld in try factors(profiles: profiles, kld: { try kld($0, $1, false) }) }
     }
 
     private func factors(profiles: [TensorProfile], kld: ([String: GGMLType], String) throws -> Double) throws -> [String: Double] {

@@ -19,6 +19,8 @@ public struct TargetSizeChoice {
         public var verifyPlans = 5
         /// Also weigh activation-rounding costs (``SensitivityProbe/weigh``).
         public var activationCosts = false
+        /// Also measure the best plan with FFN smoothing (``PlanVerifier/trySmoothing``).
+        public var trySmoothing = true
         /// Where temporary models and logits go.
         public var workDirectory: String
         public var threads: Int?
@@ -40,6 +42,8 @@ public struct TargetSizeChoice {
         /// The candidate plans the verifier measured, in order, and the one kept.
         public var trials: [PlanVerifier.Trial] = []
         public var chosen: Int?
+        /// Whether the plan is to be written with ``FFNSmoothing`` (the verifier measured it lower).
+        public var smoothFFN: Bool { chosen.map { trials[$0].smoothed } ?? false }
     }
 
     public var planner: TargetSizePlanner
@@ -78,12 +82,13 @@ public struct TargetSizeChoice {
         let weighed = try probe.weigh(profiles, target: target, cachedFactors: cachedFactors, activationCosts: calibration.activationCosts,
                                       weighted: { planner.profiler.imatrix?.weights(for: $0) != nil })
         if let factorsPath, weighed.factors != cachedFactors { try OutputFile.write(JSONEncoder().encode(weighed.factors), to: factorsPath) }
-        guard calibration.verifyPlans > 1 else {
+        guard calibration.verifyPlans > 1 || calibration.trySmoothing else {
             return Outcome(plan: try planner.plan(target: target, profiles: weighed.sets[0]),
                            factors: weighed.factors, activationScale: weighed.activationScale)
         }
         var verifier = PlanVerifier(probe: probe)
-        verifier.fractions = Array(verifier.fractions.prefix(calibration.verifyPlans))
+        verifier.fractions = Array(verifier.fractions.prefix(max(calibration.verifyPlans, 1)))
+        verifier.trySmoothing = calibration.trySmoothing
         let (plan, trials, chosen) = try verifier.best(target: target, profileSets: weighed.sets)
         return Outcome(plan: plan, factors: weighed.factors, activationScale: weighed.activationScale, trials: trials, chosen: chosen)
     }

@@ -38,8 +38,9 @@ struct QuantizeCommand: ParsableCommand {
     var keepSplit = false
     @Flag(name: [.customLong("dry-run")], help: "Print the per-tensor plan and final size; write nothing.") var dryRun = false
     @OptionGroup var methodOptions: MethodOptions
-    @Flag(name: [.customLong("smooth-ffn")], help: "Scale outlier FFN channels by powers of two (ffn_up rows down, ffn_down columns up; the same network) in layers whose ffn_down is Q5_K/Q6_K, so their 8-bit input rounding loses less at run time. Needs --imatrix; not with --method gptq.")
-    var smoothFFN = false
+    @Flag(name: [.customLong("smooth-ffn")], inversion: .prefixedNo,
+          help: "Scale outlier FFN channels by powers of two (ffn_up rows down, ffn_down columns up; the same network) in layers whose ffn_down is Q5_K/Q6_K, so their 8-bit input rounding loses less at run time. Needs --imatrix; not with --method gptq. With --target-size and --sensitivity-text, by default the best plan is measured both ways and the better kept.")
+    var smoothFFN: Bool?
     @OptionGroup var sized: TargetSizeOptions
     @Option(name: [.short, .long], help: "Threads (default: all cores).") var threads: Int?
     @Flag(name: .long, help: "Print a machine-readable summary.") var json = false
@@ -48,14 +49,16 @@ struct QuantizeCommand: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             CLI.removeTemporariesOnSignals()
-            if smoothFFN {
+            if smoothFFN == true {
                 guard imatrix != nil else { throw QuantKitError("--smooth-ffn needs --imatrix: the mean square of every FFN channel decides its scale") }
                 // gptq's statistics would be of the unscaled model.
                 guard methodOptions.method != "gptq" else { throw QuantKitError("--smooth-ffn cannot be combined with --method gptq") }
             }
             if sized.isActive {
                 guard type == nil else { throw QuantKitError("give either TYPE or --target-size/--target-bpw/--plan-in, not both") }
-                try sized.run(input: input, output: output, imatrix: imatrix, smoothFFN: smoothFFN, dryRun: dryRun, threads: threads,
+                // Smoothing is verified with ggml's encoding, and gptq's statistics are of the unscaled model.
+                try sized.run(input: input, output: output, imatrix: imatrix, smoothFFN: methodOptions.method == "gptq" ? false : smoothFFN,
+                              dryRun: dryRun, threads: threads,
                               json: json, quiet: quiet) {
                     // The sizes and error estimates are ggml's; a better method only lowers the errors.
                     try methodOptions.resolve(modelPath: input, threads: threads) { line in
@@ -100,7 +103,7 @@ struct QuantizeCommand: ParsableCommand {
             let method = try methodOptions.resolve(modelPath: input, threads: threads) { line in
                 if !quiet { FileHandle.standardError.write(Data((line + "\n").utf8)) }
             }
-            let smoothing = CLI.smoothing(smoothFFN, plan: job.plan, imatrix: job.imatrix, quiet: quiet || json)
+            let smoothing = CLI.smoothing(smoothFFN == true, plan: job.plan, imatrix: job.imatrix, quiet: quiet || json)
             let reporter = ProgressLine(enabled: !quiet && !json)
             let summary = try GGUFQuantizer.run(input: model, plan: job.plan, metadata: job.metadata, outputPath: output,
                                                 imatrix: job.imatrix, allowRequantize: job.allowRequantize, keepSplit: keepSplit,

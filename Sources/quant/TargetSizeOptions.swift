@@ -31,7 +31,7 @@ struct TargetSizeOptions: ParsableArguments {
 
     var isActive: Bool { targetSize != nil || targetBpw != nil || planIn != nil }
 
-    func run(input: String, output: String, imatrix: String?, smoothFFN: Bool, dryRun: Bool, threads: Int?, json: Bool, quiet: Bool,
+    func run(input: String, output: String, imatrix: String?, smoothFFN: Bool?, dryRun: Bool, threads: Int?, json: Bool, quiet: Bool,
              method: () throws -> QuantizationMethod = { .ggml }) throws {
         guard [targetSize != nil, targetBpw != nil, planIn != nil].filter({ $0 }).count == 1 else {
             throw QuantKitError("give exactly one of --target-size, --target-bpw and --plan-in")
@@ -49,6 +49,7 @@ struct TargetSizeOptions: ParsableArguments {
         let reporter = ProgressLine(enabled: !quiet && !json)
         let start = Date()
         let sized: SizedPlan
+        var smooth = smoothFFN == true
         var measureSeconds = 0.0
         if let planIn {
             sized = try planner.plan(types: PlanFile.read(path: planIn))
@@ -61,6 +62,7 @@ struct TargetSizeOptions: ParsableArguments {
                 c.chunks = sensitivityChunks
                 c.verifyPlans = verifyPlans
                 c.activationCosts = activationCosts
+                c.trySmoothing = smoothFFN == nil
                 c.threads = threads
                 choice.calibration = c
             }
@@ -69,6 +71,7 @@ struct TargetSizeOptions: ParsableArguments {
             reporter.finish()
             measureSeconds = Date().timeIntervalSince(start)
             sized = outcome.plan
+            smooth = smoothFFN ?? outcome.smoothFFN
             if !json, let factors = outcome.factors {
                 print("sensitivity (KLD per unit of weighted error): "
                       + factors.filter { $0.key != SensitivityProbe.floorKey }.sorted { $0.key < $1.key }
@@ -82,7 +85,7 @@ struct TargetSizeOptions: ParsableArguments {
                 print("candidate plans measured on the calibration text (mean KLD):")
                 for (i, t) in outcome.trials.enumerated() {
                     print(String(format: "  budget %.1f%%: %d bytes, estimated %.5f, measured %.5f", t.fraction * 100, t.fileBytes, t.estimated, t.measured)
-                          + (i == outcome.chosen ? "  ← chosen" : ""))
+                          + (t.smoothed ? ", FFN smoothed" : "") + (i == outcome.chosen ? "  ← chosen" : ""))
                 }
             }
         }
@@ -107,7 +110,7 @@ struct TargetSizeOptions: ParsableArguments {
         var written: QuantizeSummary?
         if !dryRun {
             let method = try method()
-            let smoothing = CLI.smoothing(smoothFFN, plan: sized.plan, imatrix: planner.profiler.imatrix, quiet: quiet || json)
+            let smoothing = CLI.smoothing(smooth, plan: sized.plan, imatrix: planner.profiler.imatrix, quiet: quiet || json)
             written = try GGUFQuantizer.run(input: model, plan: sized.plan, metadata: sized.metadata, outputPath: output,
                                             imatrix: planner.profiler.imatrix, allowRequantize: true, method: method,
                                             smoothing: smoothing, pool: pool,
@@ -124,7 +127,7 @@ struct TargetSizeOptions: ParsableArguments {
             let obj: [String: Any] = [
                 "input": input, "output": dryRun ? NSNull() : output, "file_bytes": sized.fileBytes, "header_bytes": sized.headerBytes,
                 "target_bytes": sized.target ?? NSNull(), "estimated_error": sized.totalError, "file_type": sized.fileTypeName,
-                "measure_seconds": measureSeconds, "seconds": Date().timeIntervalSince(start),
+                "measure_seconds": measureSeconds, "seconds": Date().timeIntervalSince(start), "smooth_ffn": smooth,
                 "tensors": sized.plan.map { ["name": $0.name, "type": $0.outputType.name, "bytes": $0.outputBytes,
                                              "error": sized.estimatedError[$0.name] ?? 0] as [String: Any] },
             ]
