@@ -17,12 +17,16 @@ import QuantFormats
 ///
 /// Only layers whose ffn_down becomes a type in ``smoothedTypes`` are changed: there the
 /// weights' own error is small next to the input's rounding. Measured (llama-perplexity KLD
-/// against F32, the smoothed model quantized by llama-quantize itself or by `quant`):
-/// - Gemma-3 at llama's Q4_K_M types, the 9 Q6_K ffn_down layers smoothed: 0.005885 → 0.004495
-///   on 16 chunks (llama-quantize's own Q4_K_M file: 0.005969);
-/// - SmolLM2 Q6_K (every layer): 0.01031 → 0.00753, 16 chunks.
+/// against F32 on history.txt; imatrix from other text):
+/// - Gemma-3, llama's Q4_K_M types (9 Q6_K ffn_down layers smoothed): 0.005885 → 0.004528 on 16
+///   chunks (llama-quantize's own Q4_K_M file: 0.005969); every target-size cell 0.79–0.93×;
+/// - SmolLM2 Q6_K 0.00767 → 0.00702, Q5_K_M 0.00698 → 0.00613, Q4_K_M 0.0368 → 0.0364 (16 chunks);
+/// - Qwen2.5 (whose F32 reference sits on its Q4_K_M/Q6_K grids, which smoothing leaves):
+///   target-size cells 0.99–1.07×, i.e. no gain.
 /// With ffn_down at 4 bits or fewer the weights' error dominates and the scaled columns make it
-/// grow: SmolLM2 IQ4_XS (imatrix) 0.1058 → 0.1113, Q3_K_M 0.0931 → 0.0943 — so those are left alone.
+/// grow (SmolLM2 with every layer smoothed: IQ4_XS 0.1058 → 0.1113, Q3_K_M 0.0931 → 0.0943), so
+/// those layers are left alone. Whether it pays is the model's: `--target-size` with
+/// `--sensitivity-text` measures its best plan both ways (``PlanVerifier``).
 public struct FFNSmoothing: Sendable {
     /// ffn_down types whose layers are smoothed (Q8_K input, 5 bits or more).
     public static let smoothedTypes: Set<GGMLType> = [.q5_K, .q6_K]
