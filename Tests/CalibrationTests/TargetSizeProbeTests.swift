@@ -37,20 +37,25 @@ import Tokenizers
         #expect(SensitivityProbe.factor(for: "blk.20.attn_q.weight", in: factors) == 5)  // factors from before bands
     }
 
-    @Test func verifierKeepsTheBestMeasuredPlanThatFits() throws {
-        let path = try Fixtures.model("smollm2", "F32")
-        let model = try GGUFModel(path: path)
-        var planner = try TargetSizePlanner(model: model, imatrixPath: nil, candidates: [.q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K])
+    /// A probe on SmolLM2 F32 (1,100 tokens of the fixture text, temporary files in `work`)
+    /// and the measured profiles of `candidates`.
+    func smolProbe(imatrix: String?, candidates: [GGMLType], work: String) throws -> (SensitivityProbe, [TensorProfile]) {
+        let model = try GGUFModel(path: try Fixtures.model("smollm2", "F32"))
+        var planner = try TargetSizePlanner(model: model, imatrixPath: imatrix, candidates: candidates)
         planner.profiler.sampleElements = 1 << 15
         let profiles = try planner.measure()
-        let lm = try LanguageModel(file: model)
-        let tokenizer = try Tokenizer(model: lm.file)
+        let tokenizer = try Tokenizer(model: try LanguageModel(file: model).file)
         let text = try Data(contentsOf: URL(fileURLWithPath: Fixtures.text))
         let tokens = text.withUnsafeBytes { tokenizer.encode(utf8: $0.bindMemory(to: UInt8.self), addSpecial: false, parseSpecial: false) }
+        let probe = SensitivityProbe(planner: planner, tokens: Array(tokens.prefix(1100)), bos: tokenizer.addBOS ? tokenizer.bos : nil,
+                                     workDirectory: work)
+        return (probe, profiles)
+    }
+
+    @Test func verifierKeepsTheBestMeasuredPlanThatFits() throws {
         let work = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: work) }
-        var probe = SensitivityProbe(planner: planner, tokens: Array(tokens.prefix(1100)), bos: tokenizer.addBOS ? tokenizer.bos : nil,
-                                     workDirectory: work)
+        var (probe, profiles) = try smolProbe(imatrix: nil, candidates: [.q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K], work: work)
         probe.bands = 2
         let factors = try probe.measure(profiles: profiles)
         // Factors per class and band (8 classes of blk tensors × 2 bands at most: a class and
@@ -81,20 +86,10 @@ import Tokenizers
     /// (`FFNSmoothing`) and keeps whichever measures lower: on SmolLM2 at about 7.4 bits per
     /// weight with ffn_down in Q6_K (whose Q8_K inputs the smoothing helps), the smoothed model.
     @Test func verifierMeasuresTheSmoothedPlan() throws {
-        let path = try Fixtures.model("smollm2", "F32")
-        let model = try GGUFModel(path: path)
-        var planner = try TargetSizePlanner(model: model, imatrixPath: try Fixtures.llamaImatrix("smollm2", "F32"),
-                                            candidates: [.q5_0, .q5_1, .q5_K, .q6_K, .q8_0])
-        planner.profiler.sampleElements = 1 << 15
-        let profiles = try planner.measure()
-        let lm = try LanguageModel(file: model)
-        let tokenizer = try Tokenizer(model: lm.file)
-        let text = try Data(contentsOf: URL(fileURLWithPath: Fixtures.text))
-        let tokens = text.withUnsafeBytes { tokenizer.encode(utf8: $0.bindMemory(to: UInt8.self), addSpecial: false, parseSpecial: false) }
         let work = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let probe = SensitivityProbe(planner: planner, tokens: Array(tokens.prefix(1100)), bos: tokenizer.addBOS ? tokenizer.bos : nil,
-                                     workDirectory: work)
+        let (probe, profiles) = try smolProbe(imatrix: try Fixtures.llamaImatrix("smollm2", "F32"),
+                                              candidates: [.q5_0, .q5_1, .q5_K, .q6_K, .q8_0], work: work)
         var verifier = PlanVerifier(probe: probe)
         verifier.fractions = [1]
         verifier.trySmoothing = true
