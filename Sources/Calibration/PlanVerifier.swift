@@ -47,29 +47,29 @@ public struct PlanVerifier {
             for f in fractions {
                 guard let sized = try? probe.planner.plan(target: target.scaled(f), profiles: profiles) else { continue }
                 if f == 1 { targetBytes = targetBytes ?? sized.target }
-                let types = Dictionary(uniqueKeysWithValues: sized.plan.map { ($0.name, $0.outputType) })
-                guard seen.insert(types).inserted else { continue }
+                guard seen.insert(sized.types).inserted else { continue }
                 candidates.append((sized, f, k))
             }
         }
         // No set meets the target: let the allocator say why.
         guard !candidates.isEmpty else { return (try probe.planner.plan(target: target, profiles: profileSets[0]), [], nil) }
         for i in candidates.indices { candidates[i].plan.target = targetBytes }
-        let smoothable = trySmoothing && probe.planner.profiler.imatrix.map { imatrix in
-            candidates.contains { FFNSmoothing(plan: $0.plan.plan, imatrix: imatrix).layerCount > 0 }
-        } == true
-        if candidates.count == 1 && !smoothable { return (candidates[0].plan, [], nil) }
+        // Smoothing is tried on the best plan, when that plan has a layer it changes.
+        let smoothes = { (plan: SizedPlan) in
+            trySmoothing && probe.planner.profiler.imatrix.map { FFNSmoothing(plan: plan.plan, imatrix: $0).layerCount > 0 } == true
+        }
+        if candidates.count == 1 && !smoothes(candidates[0].plan) { return (candidates[0].plan, [], nil) }
         // Trial i measures candidates[i]; a smoothed trial (last) re-measures the best of them.
         let (trials, source) = try probe.withReference { kld in
             var trials = try candidates.enumerated().map { i, c in
-                let m = try kld(Self.types(c.plan), "plan \(i + 1)/\(candidates.count) (\(c.plan.fileBytes) bytes)", false)
+                let m = try kld(c.plan.types, "plan \(i + 1)/\(candidates.count) (\(c.plan.fileBytes) bytes)", false)
                 return Trial(fraction: c.fraction, profileSet: c.set, fileBytes: c.plan.fileBytes, estimated: c.plan.totalError, measured: m)
             }
             var source = Array(candidates.indices)
-            if smoothable {
-                let best = trials.indices.min { trials[$0].measured < trials[$1].measured }!
+            let best = trials.indices.min { trials[$0].measured < trials[$1].measured }!
+            if smoothes(candidates[best].plan) {
                 var t = trials[best]
-                t.measured = try kld(Self.types(candidates[best].plan), "plan \(best + 1) with FFN smoothing", true)
+                t.measured = try kld(candidates[best].plan.types, "plan \(best + 1) with FFN smoothing", true)
                 t.smoothed = true
                 trials.append(t)
                 source.append(best)
@@ -78,9 +78,5 @@ public struct PlanVerifier {
         }
         let winner = trials.indices.min { trials[$0].measured < trials[$1].measured }!
         return (candidates[source[winner]].plan, trials, winner)
-    }
-
-    static func types(_ plan: SizedPlan) -> [String: GGMLType] {
-        Dictionary(uniqueKeysWithValues: plan.plan.map { ($0.name, $0.outputType) })
     }
 }

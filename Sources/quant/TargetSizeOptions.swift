@@ -22,7 +22,7 @@ struct TargetSizeOptions: ParsableArguments {
     var sensitivityText: String?
     @Option(name: [.customLong("sensitivity-chunks")], help: "Chunks of 512 tokens of the calibration text per sensitivity measurement (default 1).")
     var sensitivityChunks = 1
-    @Option(name: [.customLong("verify-plans")], help: "With --sensitivity-text: measure this many candidate plans (the target and smaller budgets) with the engine and keep the best (0: trust the estimate; default 5).")
+    @Option(name: [.customLong("verify-plans")], help: "With --sensitivity-text: measure this many candidate plans (the target and smaller budgets) with the engine and keep the best (0: trust the estimate; default 5). The best is also measured with FFN smoothing unless --no-smooth-ffn.")
     var verifyPlans = 5
     @Flag(name: [.customLong("activation-costs")], help: "With --sensitivity-text: also verify plans whose estimates include the cost of rounding each matrix's input to its type's 8-bit activation format (experimental).")
     var activationCosts = false

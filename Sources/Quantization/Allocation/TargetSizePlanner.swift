@@ -19,6 +19,8 @@ public struct SizedPlan: Sendable {
     /// The budget the tensor data had to fit (nil when the plan was replayed from a file).
     public var target: Int?
     public var totalError: Double { estimatedError.values.reduce(0, +) }
+    /// Each tensor's chosen type (what ``TargetSizePlanner/plan(types:profiles:)`` replays).
+    public var types: [String: GGMLType] { Dictionary(uniqueKeysWithValues: plan.map { ($0.name, $0.outputType) }) }
     /// The name llama.cpp's loader shows for `general.file_type` (the dominant type's mix).
     public var fileTypeName: String
 }
